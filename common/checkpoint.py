@@ -1,0 +1,108 @@
+"""Checkpoints: one dict, written atomically, read back with `torch.load(weights_only=True)`.
+
+A checkpoint holds everything needed to rebuild the run and continue it bit for bit:
+
+    {"format": 1, "arch": "dcgan",
+     "nets": {"G": state_dict, ...}, "optimizers": {...}, "scalers": {...}, "schedulers": {...},
+     "epoch": int, "step": int, "batch_in_epoch": int,
+     "rng": {"torch": ByteTensor, "cuda": [ByteTensor], "numpy": {...}, "python": (...)},
+     "args": vars(args)}
+
+Only tensors, numbers, strings, lists, tuples and dicts go in, so `weights_only=True` (no pickle code execution)
+can load it. numpy's RNG state is stored as a tensor for the same reason.
+"""
+import os
+import random
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common.errors import CheckpointError
+
+FORMAT = 1
+
+
+def save_checkpoint(path, state):
+    """Write `state` to `path` atomically: a temp file in the same folder, fsync, then rename over the old one.
+
+    A crash or Ctrl-C during the write leaves the previous checkpoint intact, never a truncated file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save({"format": FORMAT, **state}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # atomic on POSIX and Windows
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path, arch=None):
+    """Read a checkpoint on the CPU with `weights_only=True`; check it was written by `arch`.
+
+    Raises CheckpointError (one line, with the fix) for a missing file, an unreadable file, or another arch.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; pass the path of a .pt file written by train.py")
+    try:
+        # map_location="cpu": a checkpoint written on CUDA loads on a CPU-only machine; nets move afterwards.
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types here (UnpicklingError, RuntimeError, EOFError...)
+        reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"cannot read checkpoint {path} ({reason}); "
+                              "pass a .pt file written by this collection's train.py") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "nets" not in ckpt:
+        raise CheckpointError(f"{path} is not a checkpoint of this collection (format {FORMAT}); "
+                              "pass a .pt file written by train.py")
+    if arch is not None and ckpt.get("arch") != arch:
+        raise CheckpointError(f"{path} was written by {ckpt.get('arch')}/train.py, not {arch}; "
+                              f"pass a checkpoint from {arch}/checkpoints/")
+    return ckpt
+
+
+def load_state(module, state, name, path):
+    """`module.load_state_dict(state)` with a one-line error when the shapes or keys do not match."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError) as e:
+        first = str(e).strip().splitlines()
+        detail = first[1].strip() if len(first) > 1 else first[0] if first else ""
+        raise CheckpointError(f"checkpoint {path} does not fit {name} ({detail[:160]}); it was trained with "
+                              "other model flags: resume without changing them, or start a new run") from None
+
+
+def rng_state():
+    """The state of every random generator a training step may touch."""
+    np_state = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                  "has_gauss": int(np_state[3]), "cached_gauss": float(np_state[4])},
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    if hasattr(torch, "mps") and torch.backends.mps.is_available():
+        state["mps"] = torch.mps.get_rng_state()
+    return state
+
+
+def set_rng_state(state):
+    """Inverse of `rng_state`. CUDA/MPS states are restored only where that device exists now."""
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gauss"]))
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if "mps" in state and hasattr(torch, "mps") and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(state["mps"])

@@ -1,0 +1,30 @@
+"""Gradient penalty of WGAN-GP (Gulrajani et al. 2017, "Improved Training of Wasserstein GANs", arXiv 1704.00028).
+
+Shared because WGAN-GP, the conditional GAN and ProGAN must compute exactly the same thing; the critic is any
+callable, so extra inputs (class labels, ProGAN's alpha and resolution) pass through `*critic_args`.
+"""
+import torch
+
+
+def gradient_penalty(critic, real, fake, *critic_args, eps=None, **critic_kwargs):
+    """GP = E_x̂[(‖∇_x̂ C(x̂)‖₂ − 1)²],  x̂ = ε·x + (1 − ε)·x̃,  ε ~ U[0, 1] per sample  (paper, Algorithm 1).
+
+    Returns the penalty *without* λ; the caller multiplies by λ (10 in the paper).
+
+    - `fake` is detached: the penalty trains the critic only.
+    - The norm is taken per sample over all non-batch dimensions, so the critic must not mix samples
+      (no BatchNorm: the paper's Section 4 uses LayerNorm in the critic for this reason).
+    - Computed in fp32 with autocast off: a bf16/fp16 double backward loses the small gradients, and
+      torch.compile drops double backward, so this always runs eagerly in full precision.
+    - `eps` (shape (B,)) may be given to make the interpolation deterministic (tests, reproductions).
+    """
+    batch = real.shape[0]
+    if eps is None:
+        eps = torch.rand(batch, device=real.device)
+    eps = eps.to(device=real.device, dtype=torch.float32).view(batch, *([1] * (real.dim() - 1)))  # (B, 1, 1, 1)
+    x_hat = (eps * real.float() + (1 - eps) * fake.detach().float()).requires_grad_(True)
+    with torch.autocast(device_type=real.device.type, enabled=False):
+        scores = critic(x_hat, *critic_args, **critic_kwargs).float()
+        (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)  # ∂C/∂x̂ per sample
+    grad_norm = grad.flatten(1).norm(2, dim=1)  # (B,)
+    return ((grad_norm - 1) ** 2).mean()

@@ -1,0 +1,358 @@
+"""Run control shared by every train.py: flags, device, seeding, resume, logging, checkpoints, Ctrl-C, NaN stop.
+
+It must behave identically in every folder (a user who learnt `--resume` in dcgan expects it in cyclegan), so
+it lives here; the paper-specific parts (models, losses, the D and G steps) stay in each folder's train.py.
+
+    run = Run(args, "dcgan", argv)          # merges the checkpoint's flags on --resume, picks the device, seeds
+    run.track(nets={...}, optimizers={...})
+    run.restore()                           # on --resume: weights, optimizer state, counters, RNG
+    loader = run.make_loader(dataset, args.batch_size)
+    for epoch in run.epochs():              # saves a checkpoint after each epoch, and on stop / Ctrl-C
+        for batch in run.batches():         # tqdm bar; replays the epoch from where a resumed run stopped
+            ...D step..., ...G step...
+            run.step_done(loss_D=..., loss_G=...)   # .item() and NaN check every --log_every steps only
+"""
+import argparse
+import contextlib
+import json
+import random
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common.checkpoint import load_checkpoint, load_state, rng_state, save_checkpoint, set_rng_state
+from common.data import make_loader
+from common.errors import CheckpointError, NonFiniteError, UserError
+
+# Flags that describe how this process runs, not what is trained: always taken from the command line.
+CONTROL_FLAGS = {"resume", "device", "num_workers", "log_every", "max_steps", "amp"}
+# Flags a resumed run keeps from the checkpoint unless given again (where the run lives, how long it runs).
+CONTINUITY_FLAGS = {"epochs", "data_root", "out_dir", "ckpt_dir"}
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that shows defaults in --help and reports a bad flag in one line (no usage block), exit 2."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(**kwargs)
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def unit_float(text):
+    """A number in [0, 1): Adam's betas, momentum terms."""
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def add_run_args(parser, folder):
+    """The flags every train.py shares, with defaults inside the architecture's folder (works from any cwd)."""
+    folder = Path(folder)
+    g = parser.add_argument_group("run (same in every folder)")
+    g.add_argument("--data_root", default=str(folder.parent / "data"),
+                   help="dataset folder; downloads go here (default: data/ at the repo root)")
+    g.add_argument("--out_dir", default=str(folder / "runs"),
+                   help="samples/, TensorBoard logs (tb/), metrics.jsonl, args.json (default: <folder>/runs)")
+    g.add_argument("--ckpt_dir", default=str(folder / "checkpoints"),
+                   help="where last.pt is written (default: <folder>/checkpoints)")
+    g.add_argument("--resume", nargs="?", const="last", default=None, metavar="CKPT",
+                   help="continue a run: a checkpoint path, or no value for <ckpt_dir>/last.pt")
+    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                   help="auto = cuda, else mps, else cpu")
+    g.add_argument("--seed", type=int, default=0, help="seeds weights, noise and data order")
+    g.add_argument("--num_workers", type=non_negative_int, default=2, help="DataLoader worker processes")
+    g.add_argument("--log_every", type=positive_int, default=20,
+                   help="steps between loss logs (each one syncs the GPU) and NaN checks")
+    g.add_argument("--max_steps", type=positive_int, default=None,
+                   help="stop (and save) after this many optimizer steps in total; for smoke tests")
+    g.add_argument("--amp", default="off", choices=["off", "bf16", "fp16"],
+                   help="mixed precision autocast (fp16 adds a GradScaler)")
+    return parser
+
+
+def explicit_flags(argv):
+    """Names of the flags written on the command line (to tell a user's choice from a default)."""
+    return {a[2:].split("=", 1)[0] for a in argv if a.startswith("--")}
+
+
+def merge_resume_args(args, ckpt_args, argv, ckpt_path):
+    """A resumed run trains what the checkpoint trained: its flags win, and a conflicting flag is an error."""
+    given = explicit_flags(argv)
+    for key, saved in ckpt_args.items():
+        if key in CONTROL_FLAGS or not hasattr(args, key):
+            continue
+        if key in given:
+            if key not in CONTINUITY_FLAGS and getattr(args, key) != saved:
+                raise UserError(f"--{key} {getattr(args, key)} differs from {saved} in {ckpt_path}; a resumed run "
+                                f"keeps its configuration: drop --{key}, or start a new run without --resume")
+            continue
+        setattr(args, key, saved)
+    if "ckpt_dir" not in given:
+        args.ckpt_dir = str(Path(ckpt_path).parent)
+    return args
+
+
+def pick_device(name):
+    cuda, mps = torch.cuda.is_available(), hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
+    if name == "auto":
+        name = "cuda" if cuda else "mps" if mps else "cpu"
+    if name == "cuda" and not cuda:
+        raise UserError("--device cuda but no CUDA GPU is visible to torch; use --device auto or --device cpu")
+    if name == "mps" and not mps:
+        raise UserError("--device mps but MPS is not available here; use --device auto or --device cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def count_params(net):
+    return sum(p.numel() for p in net.parameters())
+
+
+class Run:
+    """Everything around the training step; see the module docstring for the call order."""
+
+    def __init__(self, args, arch, argv):
+        self.arch = arch
+        self.resume_ckpt, self.resume_path = None, None
+        if args.resume:
+            self.resume_path = Path(args.ckpt_dir) / "last.pt" if args.resume == "last" else Path(args.resume)
+            self.resume_ckpt = load_checkpoint(self.resume_path, arch)
+            args = merge_resume_args(args, self.resume_ckpt["args"], argv, self.resume_path)
+        self.args = args
+        self.device = pick_device(args.device)
+        seed_everything(args.seed)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
+        self.out_dir, self.ckpt_path = Path(args.out_dir), Path(args.ckpt_dir) / "last.pt"
+        self.sample_dir = self.out_dir / "samples"
+        self.nets, self.optimizers, self.schedulers = {}, {}, {}
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=args.amp == "fp16")
+        self.epoch = self.step = self.batch_in_epoch = 0
+        self.saved_step, self.interrupted, self.last_logged = None, False, {}
+        self.writer = self.bar = None
+
+    # ------------------------------------------------------------------------------------------- setup
+    def track(self, nets, optimizers, schedulers=None):
+        """Register what goes into the checkpoint."""
+        self.nets, self.optimizers, self.schedulers = nets, optimizers, schedulers or {}
+
+    def summary(self, data_name, n_images):
+        """One line per net (stylegan2-ada prints this table at start), plus where the data came from."""
+        print(f"{self.arch} | device {self.device} | data: {data_name}, {n_images:,} images", flush=True)
+        for name, net in self.nets.items():
+            print(f"  {name}: {count_params(net):>12,} parameters  ({type(net).__name__})", flush=True)
+
+    def restore(self):
+        """On --resume, load nets, optimizers, scaler, schedulers, counters and RNG (last, so nothing after it
+        draws random numbers that the uninterrupted run did not draw)."""
+        if self.resume_ckpt is None:
+            return
+        ck, path = self.resume_ckpt, self.resume_path
+        for group, objects in (("nets", self.nets), ("optimizers", self.optimizers),
+                               ("schedulers", self.schedulers)):
+            for name, obj in objects.items():
+                if name not in ck.get(group, {}):
+                    raise CheckpointError(f"{path} has no {group[:-1]} '{name}'; it was written by another "
+                                          "version of this train.py: start a new run")
+                load_state(obj, ck[group][name], name, path)
+        if ck.get("scaler"):
+            self.scaler.load_state_dict(ck["scaler"])
+        self.epoch, self.step, self.batch_in_epoch = ck["epoch"], ck["step"], ck["batch_in_epoch"]
+        self.saved_step = self.step
+        set_rng_state(ck["rng"])
+        print(f"resumed from {path}: epoch {self.epoch + 1}, batch {self.batch_in_epoch}, step {self.step}",
+              flush=True)
+
+    def make_loader(self, dataset, batch_size):
+        self.loader, self.sampler = make_loader(dataset, batch_size, self.args.seed, self.args.num_workers,
+                                                pin_memory=self.device.type == "cuda")
+        self.n_batches = len(dataset) // batch_size
+        return self.loader
+
+    def fixed_noise(self, *shape):
+        """Noise for the sample grids, drawn from its own generator: the same every epoch, after resume too."""
+        g = torch.Generator().manual_seed(self.args.seed)
+        return torch.randn(*shape, generator=g).to(self.device)
+
+    def autocast(self):
+        if self.args.amp == "off":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16 if self.args.amp == "bf16" else torch.float16)
+
+    def update(self, optimizer, loss):
+        """zero_grad, backward, step for one optimizer (through the fp16 GradScaler when --amp fp16)."""
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+
+    # ------------------------------------------------------------------------------------------- the loop
+    def epochs(self):
+        """Yield epoch indices; after a full epoch save last.pt; on stop, Ctrl-C or the end, save and report."""
+        self._open_logs()
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            if self.epoch >= self.args.epochs:
+                print(f"{self.ckpt_path} already finished {self.epoch} epochs; pass a larger --epochs to continue")
+            while self.epoch < self.args.epochs and not self.should_stop():
+                yield self.epoch
+                if self.batch_in_epoch >= self.n_batches:
+                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                    self.save()
+            if self.saved_step != self.step:
+                self.save()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            if self.writer:
+                self.writer.close()
+        if self.interrupted:
+            print(f"\ninterrupted: saved {self.ckpt_path} at epoch {self.epoch + 1}, step {self.step}; "
+                  f"continue with --resume {self.ckpt_path}", file=sys.stderr, flush=True)
+            raise SystemExit(130)
+        why = "reached --max_steps" if self.args.max_steps and self.step >= self.args.max_steps else "done"
+        print(f"{why}: {self.epoch} epochs + {self.batch_in_epoch} batches, step {self.step}; "
+              f"checkpoint {self.ckpt_path}", flush=True)
+
+    def batches(self):
+        """This epoch's batches from where the run stands, with a tqdm bar; stops early on Ctrl-C/max_steps."""
+        from tqdm import tqdm
+
+        self.sampler.set_epoch(self.epoch, self.batch_in_epoch)
+        self.bar = tqdm(total=self.n_batches, initial=self.batch_in_epoch, dynamic_ncols=True, unit="batch",
+                        desc=f"epoch {self.epoch + 1}/{self.args.epochs}", file=sys.stderr)
+        self.bar.set_postfix(self.last_logged)
+        try:
+            if self.should_stop():
+                return
+            for batch in self.loader:
+                yield batch
+                if self.should_stop():
+                    return
+        finally:
+            self.bar.close()
+
+    def step_done(self, **scalars):
+        """Count the step; every --log_every steps turn the scalars into floats (a GPU sync), check they are
+        finite, and write them to tqdm, TensorBoard and metrics.jsonl."""
+        self.scaler.update()
+        self.step += 1
+        self.batch_in_epoch += 1
+        self.bar.update(1)
+        if self.step % self.args.log_every and self.batch_in_epoch < self.n_batches:
+            return
+        values = {k: float(v.detach()) if torch.is_tensor(v) else float(v)  # the only host sync of the step
+                  for k, v in scalars.items()}
+        bad = [k for k, v in values.items() if not np.isfinite(v)]
+        if bad:
+            self._diverged(f"{bad[0]} is {values[bad[0]]} at step {self.step}")
+        for k, v in values.items():
+            self.writer.add_scalar(f"loss/{k}" if k.startswith("loss") else k, v, self.step)
+        with open(self.out_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"step": self.step, "epoch": self.epoch + 1, **values}) + "\n")
+        self.last_logged = {k: f"{v:.4g}" for k, v in values.items()}
+        self.bar.set_postfix(self.last_logged)
+
+    def should_stop(self):
+        return self.interrupted or (self.args.max_steps is not None and self.step >= self.args.max_steps)
+
+    def save_images(self, images, name):
+        """A grid of images in [-1, 1] to <out_dir>/samples/<name>.png and to TensorBoard."""
+        from torchvision.utils import make_grid, save_image
+
+        grid = make_grid(images.detach().float().cpu(), nrow=int(len(images) ** 0.5), normalize=True,
+                         value_range=(-1, 1))
+        save_image(grid, self.sample_dir / f"{name}.png")
+        self.writer.add_image("samples", grid, self.step)
+
+    # ------------------------------------------------------------------------------------------- internals
+    def save(self):
+        """Atomically write last.pt, but never a diverged model: the last good checkpoint stays."""
+        for name, net in self.nets.items():
+            for key, t in net.state_dict().items():
+                if t.is_floating_point() and not torch.isfinite(t).all():
+                    self._diverged(f"{name}.{key} holds NaN/inf at step {self.step}")
+        save_checkpoint(self.ckpt_path, {
+            "arch": self.arch,
+            "nets": {k: v.state_dict() for k, v in self.nets.items()},
+            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
+            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
+            "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
+            "rng": rng_state(), "args": dict(vars(self.args)),
+        })
+        self.saved_step = self.step
+
+    def _diverged(self, what):
+        if self.saved_step is not None:
+            kept = f"the last good checkpoint {self.ckpt_path} (step {self.saved_step}) is kept"
+        else:
+            kept = "no checkpoint had been written yet"
+        raise NonFiniteError(f"training diverged: {what}; {kept}. Lower --lr, or try --amp off")
+
+    def _open_logs(self):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.sample_dir.mkdir(parents=True, exist_ok=True)
+        metrics = self.out_dir / "metrics.jsonl"
+        if metrics.exists():  # a resumed run drops what the interrupted tail logged after its checkpoint
+            lines = [ln for ln in metrics.read_text().splitlines() if ln and json.loads(ln)["step"] <= self.step]
+            metrics.write_text("".join(ln + "\n" for ln in lines))
+        (self.out_dir / "args.json").write_text(json.dumps(vars(self.args), indent=2) + "\n")
+        self.writer = SummaryWriter(str(self.out_dir / "tb"), purge_step=self.step if self.step else None)
+
+    def _on_sigint(self, signum, frame):
+        if self.interrupted:  # second Ctrl-C: the user wants out now
+            raise KeyboardInterrupt
+        self.interrupted = True
+        print("\nCtrl-C: finishing this step and saving a checkpoint (Ctrl-C again quits without saving)",
+              file=sys.stderr, flush=True)
+
+
+def main_guard(main):
+    """Run `main()`; a UserError (bad flag, data, checkpoint; divergence) becomes one line and exit code != 0."""
+    try:
+        main()
+    except UserError as e:
+        message = str(e).strip()
+        if "Original Traceback" in message:  # raised inside a DataLoader worker: keep the original message
+            message = message.splitlines()[-1].split("Error: ", 1)[-1]
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        raise SystemExit(1 if isinstance(e, NonFiniteError) else 2)
+    except KeyboardInterrupt:
+        print("\ninterrupted before a checkpoint could be saved", file=sys.stderr, flush=True)
+        raise SystemExit(130)
+    except torch.OutOfMemoryError:
+        print("error: out of GPU memory; lower --batch_size (or use --amp bf16)", file=sys.stderr, flush=True)
+        raise SystemExit(2)

@@ -1,0 +1,50 @@
+"""What every sample.py shares: its flags, loading a checkpoint for inference, writing a grid or image files."""
+from pathlib import Path
+
+import torch
+
+from common.checkpoint import load_checkpoint, load_state
+from common.errors import UserError
+from common.run import ArgumentParser, pick_device, positive_int
+
+
+def sample_parser(description, folder):
+    p = ArgumentParser(description=description)
+    p.add_argument("--checkpoint", default=str(Path(folder) / "checkpoints" / "last.pt"), help="a train.py checkpoint")
+    p.add_argument("--num", type=positive_int, default=64, help="how many images")
+    p.add_argument("--out", default=str(Path(folder) / "samples.png"),
+                   help="a .png/.jpg path for one grid, or a folder for one file per image")
+    p.add_argument("--seed", type=int, default=0, help="seeds the noise: the same seed gives the same images")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    return p
+
+
+def load_net(args, arch, name, build):
+    """Checkpoint → `build(ckpt_args)` with the trained weights, in eval mode on the chosen device."""
+    device = pick_device(args.device)
+    ckpt = load_checkpoint(args.checkpoint, arch)
+    net = build(ckpt["args"])
+    load_state(net, ckpt["nets"][name], name, args.checkpoint)
+    torch.manual_seed(args.seed)
+    return net.to(device).eval(), ckpt["args"], device
+
+
+def write_images(images, out, nrow=None):
+    """Images in [-1, 1] (B, C, H, W): one grid if `out` is an image path, else `out`/000000.png, ..."""
+    from torchvision.utils import save_image
+
+    out = Path(out)
+    images = (images.detach().float().cpu() + 1) / 2  # [-1, 1] → [0, 1]
+    if out.suffix.lower() in {".png", ".jpg", ".jpeg"}:
+        if out.parent.exists() and not out.parent.is_dir():
+            raise UserError(f"{out.parent} is a file; pass --out in a folder")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_image(images, out, nrow=nrow or max(1, int(len(images) ** 0.5)))
+        print(f"wrote a grid of {len(images)} images to {out}")
+    else:
+        if out.exists() and not out.is_dir():
+            raise UserError(f"--out {out} is a file without an image extension; pass a .png path or a folder")
+        out.mkdir(parents=True, exist_ok=True)
+        for i, img in enumerate(images):
+            save_image(img, out / f"{i:06d}.png")
+        print(f"wrote {len(images)} images to {out}/")

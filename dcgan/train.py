@@ -1,0 +1,92 @@
+"""Train DCGAN (Radford et al. 2016, https://arxiv.org/abs/1511.06434) at 64×64.
+
+    python dcgan/train.py --epochs 5                       # MNIST (downloaded, or the offline fallback)
+    python dcgan/train.py --dataset celeba --data_root data
+    python dcgan/train.py --resume                         # continue from dcgan/checkpoints/last.pt
+
+Defaults are the paper's (Section 4): Adam, lr 2e-4, β1 0.5, batch 128, z ~ U/N of 100 dims, N(0, 0.02) init.
+"""
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder stays first for model.py)
+
+import torch  # noqa: E402
+
+from common.data import DATASETS  # noqa: E402
+from common.run import (ArgumentParser, Run, add_run_args, main_guard, positive_float, positive_int,  # noqa: E402
+                        unit_float)
+from dataset import make_dataset  # noqa: E402
+from model import Discriminator, Generator, init_weights  # noqa: E402
+from utils import d_loss, g_loss, save_samples  # noqa: E402
+
+IMG_SIZE = 64  # the paper's resolution; the layer stack in model.py is built for it
+
+
+def parse_args(argv=None):
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--epochs", type=positive_int, default=5, help="passes over the data (the paper: 1-5 on LSUN)")
+    p.add_argument("--batch_size", type=positive_int, default=128, help="paper: 128")
+    p.add_argument("--lr", type=positive_float, default=2e-4, help="Adam learning rate; paper: 2e-4 (1e-3 too high)")
+    p.add_argument("--beta1", type=unit_float, default=0.5, help="Adam β1; paper: 0.5 (0.9 oscillates)")
+    p.add_argument("--beta2", type=unit_float, default=0.999, help="Adam β2 (PyTorch/Torch default)")
+    p.add_argument("--z_dim", type=positive_int, default=100, help="noise dimensions; paper: 100")
+    p.add_argument("--ngf", type=positive_int, default=128, help="G width: 8·ngf channels at 4×4 (paper: 1024)")
+    p.add_argument("--ndf", type=positive_int, default=64, help="D width: ndf channels at 32×32")
+    p.add_argument("--dataset", default="mnist", choices=DATASETS, help="folder = any images under --data_root")
+    p.add_argument("--channels", type=int, choices=[1, 3], default=None,
+                   help="image channels (default: 1 for mnist, 3 otherwise)")
+    add_run_args(p, HERE)
+    return p.parse_args(argv)
+
+
+def train_one_epoch(G, D, opt_G, opt_D, run, args):
+    for real, _ in run.batches():
+        real = real.to(run.device, non_blocking=True)  # (B, C, 64, 64) in [-1, 1]
+        z = torch.randn(real.shape[0], args.z_dim, 1, 1, device=run.device)  # (B, 100, 1, 1)
+
+        # (1) Update D: maximize log D(x) + log(1 − D(G(z)))
+        with run.autocast():
+            fake = G(z)  # (B, C, 64, 64)
+            real_logits, fake_logits = D(real), D(fake.detach())  # detach: this step trains D only
+            loss_D = d_loss(real_logits, fake_logits)
+        run.update(opt_D, loss_D)
+
+        # (2) Update G: maximize log D(G(z))  (the non-saturating form)
+        with run.autocast():
+            loss_G = g_loss(D(fake))
+        run.update(opt_G, loss_G)
+
+        run.step_done(loss_D=loss_D, loss_G=loss_G,
+                      D_x=torch.sigmoid(real_logits).mean(), D_G_z=torch.sigmoid(fake_logits).mean())
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    run = Run(args, "dcgan", argv)  # on --resume, args become the checkpoint's
+    args = run.args
+    dataset = make_dataset(args, IMG_SIZE)
+    args.channels = dataset.source.channels  # resolved, so sample.py and --resume rebuild the same nets
+
+    G = Generator(args.z_dim, args.channels, args.ngf).to(run.device)
+    D = Discriminator(args.channels, args.ndf).to(run.device)
+    G.apply(init_weights)
+    D.apply(init_weights)
+    betas = (args.beta1, args.beta2)
+    opt_G = torch.optim.Adam(G.parameters(), lr=args.lr, betas=betas)
+    opt_D = torch.optim.Adam(D.parameters(), lr=args.lr, betas=betas)
+    run.track(nets={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D})
+    run.summary(dataset.source.name, len(dataset))
+    run.restore()
+
+    run.make_loader(dataset, args.batch_size)
+    fixed_z = run.fixed_noise(64, args.z_dim, 1, 1)  # the same 64 points every epoch: progress is comparable
+    for epoch in run.epochs():
+        train_one_epoch(G, D, opt_G, opt_D, run, args)
+        save_samples(G, fixed_z, run, f"epoch_{epoch + 1:03d}")
+
+
+if __name__ == "__main__":
+    main_guard(main)

