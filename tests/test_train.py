@@ -36,6 +36,21 @@ def test_two_steps_write_everything(folder, where, digits, tmp_path):
     assert list((tmp_path / "runs" / "tb").glob("events.out.tfevents.*"))
     assert [m["step"] for m in metrics(tmp_path)] == [1, 2]
     assert json.loads((tmp_path / "runs" / "args.json").read_text())["seed"] == 0
+    if where == "root":  # TensorBoard holds the loss scalars and the image grid
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        events = EventAccumulator(str(tmp_path / "runs" / "tb")).Reload()
+        assert {"loss/loss_D", "loss/loss_G"} <= set(events.Tags()["scalars"])
+        assert [e.step for e in events.Scalars("loss/loss_D")] == [1, 2]
+        assert "samples" in events.Tags()["images"]
+
+
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_mixed_precision_runs_and_checkpoints_its_scaler(amp, digits, tmp_path):
+    r = run_script("dcgan", "train", *train_args("dcgan", digits, tmp_path, "--max_steps", 2, "--amp", amp))
+    assert r.returncode == 0, r.stderr
+    ck = torch.load(tmp_path / "ck" / "last.pt", weights_only=True)
+    assert (ck["scaler"].get("scale", 0) > 0) == (amp == "fp16")  # fp16 needs a GradScaler, bf16 does not
 
 
 @pytest.mark.parametrize("folder", ARCHS)
