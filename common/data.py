@@ -108,14 +108,15 @@ def class_folders(root):
     return {k: v for k, v in classes.items() if v}
 
 
-def from_class_folders(name, classes, channels, label_of=None):
-    """An ImageSource from {class_name: files}; labels are `label_of(name)` or the sorted-name index."""
+def from_class_folders(name, classes, channels, label_of=None, n_classes=None):
+    """An ImageSource from {class_name: files}; labels are `label_of(name)` or the sorted-name index, and
+    there are `n_classes` classes (default: one per folder)."""
     names = sorted(classes, key=label_of) if label_of else sorted(classes)
     files, labels = [], []
     for index, cls in enumerate(names):
         files += classes[cls]
         labels += [label_of(cls) if label_of else index] * len(classes[cls])
-    return ImageSource(name, channels, labels, len(names), files=files)
+    return ImageSource(name, channels, labels, n_classes or len(names), files=files)
 
 
 def _image_folder_split(root):
@@ -135,7 +136,8 @@ def load_mnist(root, channels):
         if bad:
             raise DataError(f"{base} holds class folders {bad[:3]} but MNIST needs folders named 0-9 "
                             "(or use --dataset folder for arbitrary images)")
-        return from_class_folders(f"MNIST ({base})", classes, channels, label_of=int)
+        # labels are the digits and there are always 10 classes, even if some folders are missing
+        return from_class_folders(f"MNIST ({base})", classes, channels, label_of=int, n_classes=10)
     import torchvision  # imported here: it is slow and only this branch needs it
 
     try:

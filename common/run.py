@@ -287,11 +287,14 @@ class Run:
     def should_stop(self):
         return self.interrupted or (self.args.max_steps is not None and self.step >= self.args.max_steps)
 
-    def save_images(self, images, name):
-        """A grid of images in [-1, 1] to <out_dir>/samples/<name>.png and to TensorBoard."""
+    def save_images(self, images, name, nrow=None):
+        """A grid of images in [-1, 1] (nrow per row; default square) to <out_dir>/samples/<name>.png and
+        to TensorBoard."""
         from torchvision.utils import make_grid, save_image
 
-        grid = make_grid(images.detach().float().cpu(), nrow=int(len(images) ** 0.5), normalize=True,
+        if not torch.isfinite(images).all():  # weights can be finite while G's output is not (e.g. BN overflow)
+            self._diverged(f"the sample images hold NaN/inf at step {self.step}")
+        grid = make_grid(images.detach().float().cpu(), nrow=nrow or int(len(images) ** 0.5), normalize=True,
                          value_range=(-1, 1))
         save_image(grid, self.sample_dir / f"{name}.png")
         self.writer.add_image("samples", grid, self.step)

@@ -15,9 +15,10 @@ os.environ["NO_ALBUMENTATIONS_UPDATE"] = "1"  # albumentations otherwise checks 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for `import common`; folder modules go through load_module
 
-ARCHS = ["simple_gan", "dcgan"]
+ARCHS = ["simple_gan", "dcgan", "wgan", "wgan_gp", "cgan"]
 # Tiny nets so a subprocess step takes milliseconds on a CPU (the paper-size nets are checked in test_models).
-SMALL = {"simple_gan": [], "dcgan": ["--ngf", "8", "--ndf", "8"]}
+SMALL = {arch: ["--ngf", "8", "--ndf", "8"] for arch in ARCHS}
+SMALL["simple_gan"] = []
 
 
 def load_module(folder, name):

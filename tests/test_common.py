@@ -91,6 +91,7 @@ def test_mnist_image_folder_layout_and_labels(tmp_path):
     src = load_source("mnist", tmp_path)
     assert len(src) == 6 and src.image(0).shape == (28, 28, 1)
     assert sorted(set(src.labels.tolist())) == [0, 3, 7]  # labels are the digits, not folder indices
+    assert src.classes == 10  # a conditional model still needs an embedding row for every digit
 
 
 def test_mnist_wrong_layout(tmp_path):

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from common.gradient_penalty import gradient_penalty
-from conftest import ARCHS, load_module
+from conftest import load_module
 
 
-@pytest.mark.parametrize("folder", ARCHS)
+@pytest.mark.parametrize("folder", ["simple_gan", "dcgan"])  # the BCE family; critics: test_wgan_family
 def test_gan_losses_by_hand(folder):
     u = load_module(folder, "utils")
     zero = torch.zeros(4)

@@ -49,7 +49,7 @@ def test_dcgan_shapes_and_params(channels):
         assert (n_params(G), n_params(D)) == (12_658_432, 2_765_568)
 
 
-@pytest.mark.parametrize("folder", ARCHS)
+@pytest.mark.parametrize("folder", ["simple_gan", "dcgan"])  # critics: test_wgan_family
 def test_discriminator_returns_unbounded_logits(folder):
     m = load_module(folder, "model")
     D = m.Discriminator(1) if folder == "dcgan" else m.Discriminator()

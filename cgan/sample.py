@@ -1,0 +1,42 @@
+"""Generate images of chosen classes with a trained conditional GAN.
+
+    python cgan/sample.py                            # a grid with one row per class → samples.png
+    python cgan/sample.py --label 7 --num 16         # sixteen 7s
+    python cgan/sample.py --label 3 --num 500 --out threes/   # one PNG per image
+"""
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(1, str(HERE.parent))
+
+import torch  # noqa: E402
+
+from common.errors import UserError  # noqa: E402
+from common.run import main_guard  # noqa: E402
+from common.sampling import load_net, sample_parser, write_images  # noqa: E402
+from model import Generator  # noqa: E402
+
+
+@torch.no_grad()
+def main(argv=None):
+    p = sample_parser(__doc__.split("\n\n")[0], HERE)
+    p.add_argument("--label", type=int, default=None,
+                   help="class to generate (0-9 for MNIST); default: one row of --num per class")
+    p.set_defaults(num=8)
+    args = p.parse_args(argv)
+    G, cfg, device = load_net(args, "cgan", "G", lambda a: Generator(a["z_dim"], a["channels"], a["ngf"],
+                                                                     a["num_classes"], a["embed_dim"]))
+    classes = cfg["num_classes"]
+    if args.label is not None and not 0 <= args.label < classes:
+        raise UserError(f"--label {args.label} is not a class of this checkpoint; pass 0 to {classes - 1}")
+    if args.label is None:  # one row per class, --num images per row
+        labels = torch.arange(classes, device=device).repeat_interleave(args.num)
+    else:
+        labels = torch.full((args.num,), args.label, device=device)
+    z = torch.randn(len(labels), cfg["z_dim"], 1, 1, device=device)  # (N, 100, 1, 1)
+    write_images(G(z, labels), args.out, nrow=args.num if args.label is None else None)
+
+
+if __name__ == "__main__":
+    main_guard(main)

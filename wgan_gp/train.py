@@ -1,0 +1,100 @@
+"""Train WGAN-GP (Gulrajani et al. 2017, https://arxiv.org/abs/1704.00028) at 64×64 with a gradient penalty.
+
+    python wgan_gp/train.py --epochs 5                        # MNIST (downloaded, or the offline fallback)
+    python wgan_gp/train.py --dataset celeba --data_root data
+    python wgan_gp/train.py --resume                          # continue from wgan_gp/checkpoints/last.pt
+
+Defaults are the paper's Algorithm 1: Adam lr 1e-4, β = (0, 0.9), λ = 10, batch m = 64, n_critic = 5.
+Each batch is one critic step; G steps once every n_critic batches.
+"""
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder stays first for model.py)
+
+import torch  # noqa: E402
+
+from common.data import DATASETS  # noqa: E402
+from common.gradient_penalty import gradient_penalty  # noqa: E402
+from common.run import (ArgumentParser, Run, add_run_args, main_guard, positive_float, positive_int,  # noqa: E402
+                        unit_float)
+from dataset import make_dataset  # noqa: E402
+from model import Critic, Generator, init_weights  # noqa: E402
+from utils import critic_loss, generator_loss, save_samples  # noqa: E402
+
+IMG_SIZE = 64  # the DCGAN resolution the paper's nets are built for
+
+
+def parse_args(argv=None):
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--epochs", type=positive_int, default=5, help="passes of the critic over the data")
+    p.add_argument("--batch_size", type=positive_int, default=64, help="paper: m = 64")
+    p.add_argument("--lr", type=positive_float, default=1e-4, help="Adam learning rate; paper: α = 1e-4")
+    p.add_argument("--beta1", type=unit_float, default=0.0, help="Adam β1; paper: 0 (no momentum)")
+    p.add_argument("--beta2", type=unit_float, default=0.9, help="Adam β2; paper: 0.9")
+    p.add_argument("--lambda_gp", type=positive_float, default=10.0, help="gradient penalty weight λ; paper: 10")
+    p.add_argument("--n_critic", type=positive_int, default=5, help="critic steps per G step; paper: 5")
+    p.add_argument("--z_dim", type=positive_int, default=100, help="noise dimensions")
+    p.add_argument("--ngf", type=positive_int, default=128, help="G width: 8·ngf channels at 4×4")
+    p.add_argument("--ndf", type=positive_int, default=64, help="critic width: ndf channels at 32×32")
+    p.add_argument("--dataset", default="mnist", choices=DATASETS, help="folder = any images under --data_root")
+    p.add_argument("--channels", type=int, choices=[1, 3], default=None,
+                   help="image channels (default: 1 for mnist, 3 otherwise)")
+    add_run_args(p, HERE)
+    return p.parse_args(argv)
+
+
+def train_one_epoch(G, C, opt_G, opt_C, run, args):
+    stats = {}
+    for real, _ in run.batches():
+        real = real.to(run.device, non_blocking=True)  # (B, C, 64, 64) in [-1, 1]
+        z = torch.randn(real.shape[0], args.z_dim, 1, 1, device=run.device)  # (B, 100, 1, 1)
+
+        # (1) Update the critic: maximize E[C(x)] − E[C(G(z))] − λ·E[(‖∇C(x̂)‖ − 1)²]  (Algorithm 1, lines 2-9)
+        with run.autocast():
+            with torch.no_grad():
+                fake = G(z)  # (B, C, 64, 64); no graph: this step trains the critic only
+            real_scores, fake_scores = C(real), C(fake)
+        penalty = gradient_penalty(C, real, fake)  # eager and fp32 inside, whatever --amp says
+        loss_C = critic_loss(real_scores.float(), fake_scores.float(), penalty, args.lambda_gp)
+        run.update(opt_C, loss_C)
+
+        # (2) Every n_critic critic steps, update G: maximize E[C(G(z))]  (Algorithm 1, lines 9-10)
+        if (run.step + 1) % args.n_critic == 0:
+            z = torch.randn(real.shape[0], args.z_dim, 1, 1, device=run.device)
+            with run.autocast():
+                stats["loss_G"] = generator_loss(C(G(z)))
+            run.update(opt_G, stats["loss_G"])
+
+        run.step_done(loss_C=loss_C, W_estimate=real_scores.mean() - fake_scores.mean(), GP=penalty, **stats)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    run = Run(args, "wgan_gp", argv)  # on --resume, args become the checkpoint's
+    args = run.args
+    dataset = make_dataset(args, IMG_SIZE)
+    args.channels = dataset.source.channels  # resolved, so sample.py and --resume rebuild the same nets
+
+    G = Generator(args.z_dim, args.channels, args.ngf).to(run.device)
+    C = Critic(args.channels, args.ndf).to(run.device)
+    G.apply(init_weights)
+    C.apply(init_weights)
+    betas = (args.beta1, args.beta2)  # β1 = 0: the penalty makes the critic's landscape change fast
+    opt_G = torch.optim.Adam(G.parameters(), lr=args.lr, betas=betas)
+    opt_C = torch.optim.Adam(C.parameters(), lr=args.lr, betas=betas)
+    run.track(nets={"G": G, "C": C}, optimizers={"G": opt_G, "C": opt_C})
+    run.summary(dataset.source.name, len(dataset))
+    run.restore()
+
+    run.make_loader(dataset, args.batch_size)
+    fixed_z = run.fixed_noise(64, args.z_dim, 1, 1)  # the same 64 points every epoch: progress is comparable
+    for epoch in run.epochs():
+        train_one_epoch(G, C, opt_G, opt_C, run, args)
+        save_samples(G, fixed_z, run, f"epoch_{epoch + 1:03d}")
+
+
+if __name__ == "__main__":
+    main_guard(main)
