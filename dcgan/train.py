@@ -4,7 +4,7 @@
     python dcgan/train.py --dataset celeba --data_root data
     python dcgan/train.py --resume                         # continue from dcgan/checkpoints/last.pt
 
-Defaults are the paper's (Section 4): Adam, lr 2e-4, β1 0.5, batch 128, z ~ U/N of 100 dims, N(0, 0.02) init.
+Defaults are the paper's (Section 4): Adam, lr 2e-4, β1 0.5, batch 128, z of 100 dims, N(0, 0.02) init.
 """
 import sys
 from pathlib import Path

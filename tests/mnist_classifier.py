@@ -3,6 +3,7 @@ the generated digits and reports the fraction classified as their requested labe
 
     python tests/mnist_classifier.py train --data_root data/mnist --out mnist_classifier.pt
     python tests/mnist_classifier.py cgan --checkpoint cgan/checkpoints/last.pt --classifier mnist_classifier.pt
+    python tests/mnist_classifier.py score --arch dcgan --checkpoint dcgan/checkpoints/last.pt
 
 The classifier is the PyTorch MNIST example's CNN (two 3×3 convolutions, max-pool, two linear layers) on 28×28
 images in [-1, 1]. It trains on whatever MNIST common/data.py finds (the 60,000 PNGs, torchvision's files, or the
@@ -95,23 +96,49 @@ def label_accuracy(generate, classifier, per_class=100, num_classes=10, batch=25
     return hits.float().mean().item(), hits.view(num_classes, per_class).float().mean(1).tolist()
 
 
-def cgan_generator(checkpoint, device="cpu", seed=0):
-    """labels → images from the G of a cgan checkpoint (eval mode, fixed seed)."""
+@torch.no_grad()
+def digit_score(generate, classifier, n=1000, batch=250):
+    """For an unconditional G: the fraction of `generate(k)` samples the classifier reads as some digit with
+    probability > 0.9, and the entropy (bits) of the predicted-digit histogram (log2 10 = 3.32 when all ten digits
+    are equally common; a mode-collapsed G scores low)."""
+    probs = []
+    for k in [batch] * (n // batch) + ([n % batch] if n % batch else []):
+        images = generate(k).float().cpu()
+        if images.shape[-1] != 28:
+            images = F.interpolate(images, size=(28, 28), mode="area")
+        probs.append(classifier(images).softmax(1))
+    probs = torch.cat(probs)
+    confident = (probs.max(1).values > 0.9).float().mean().item()
+    hist = torch.bincount(probs.argmax(1), minlength=10).float() / len(probs)
+    entropy = -(hist[hist > 0] * hist[hist > 0].log2()).sum().item()
+    return confident, entropy, hist.tolist()
+
+
+def load_generator(arch, checkpoint, device="cpu", seed=0):
+    """The G of an `arch` checkpoint (eval mode) and a sampler: n (or labels, for cgan) → images."""
     import importlib.util
 
     from common.checkpoint import load_checkpoint
 
-    spec = importlib.util.spec_from_file_location("cgan_model", ROOT / "cgan" / "model.py")
-    cgan_model = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cgan_model)
-    ckpt = load_checkpoint(checkpoint, "cgan")
+    spec = importlib.util.spec_from_file_location(f"{arch}_model", ROOT / arch / "model.py")
+    model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model)
+    ckpt = load_checkpoint(checkpoint, arch)
     a = ckpt["args"]
-    G = cgan_model.Generator(a["z_dim"], a["channels"], a["ngf"], a["num_classes"], a["embed_dim"])
+    if arch == "cgan":
+        G = model.Generator(a["z_dim"], a["channels"], a["ngf"], a["num_classes"], a["embed_dim"])
+    elif arch == "simple_gan":
+        G = model.Generator(a["z_dim"], a["channels"], a["img_size"])
+    else:  # dcgan, wgan, wgan_gp
+        G = model.Generator(a["z_dim"], a["channels"], a["ngf"])
     G.load_state_dict(ckpt["nets"]["G"])
     G = G.to(device).eval()
     g = torch.Generator(device=device).manual_seed(seed)
-    return lambda labels: G(torch.randn(len(labels), a["z_dim"], 1, 1, device=device, generator=g),
-                            labels.to(device)), ckpt
+    z_shape = (a["z_dim"],) if arch == "simple_gan" else (a["z_dim"], 1, 1)
+    if arch == "cgan":
+        return lambda labels: G(torch.randn(len(labels), *z_shape, device=device, generator=g),
+                                labels.to(device)), ckpt
+    return lambda n: G(torch.randn(n, *z_shape, device=device, generator=g)), ckpt
 
 
 def main(argv=None):
@@ -126,6 +153,14 @@ def main(argv=None):
     c.add_argument("--classifier", default="mnist_classifier.pt")
     c.add_argument("--per_class", type=int, default=100)
     c.add_argument("--device", default="cpu")
+    u = sub.add_parser("score", help="confident fraction and digit entropy of an unconditional G's samples")
+    u.add_argument("--arch", required=True, choices=["simple_gan", "dcgan", "wgan", "wgan_gp", "real"],
+                   help="real = held-out real digits from --data_root, the reference to read the others against")
+    u.add_argument("--checkpoint", help="a train.py checkpoint of --arch")
+    u.add_argument("--data_root", default=str(ROOT / "data"))
+    u.add_argument("--classifier", default="mnist_classifier.pt")
+    u.add_argument("--num", type=int, default=1000)
+    u.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
     if args.cmd == "train":
         x, y, tx, ty = load_digits(args.data_root)
@@ -133,10 +168,25 @@ def main(argv=None):
         torch.save(model.state_dict(), args.out)
         print(f"classifier: {len(x)} training digits, accuracy on {len(tx)} held-out real digits "
               f"{accuracy(model, tx, ty):.4f}; saved {args.out}")
+        return
+    model = Classifier()
+    model.load_state_dict(torch.load(args.classifier, map_location="cpu", weights_only=True))
+    model.eval()
+    if args.cmd == "score":
+        if args.arch == "real":
+            test_x = load_digits(args.data_root)[2]
+            test_x = test_x[torch.randperm(len(test_x), generator=torch.Generator().manual_seed(0))]
+            batches = iter(test_x.split(250))
+            generate, what = lambda n: next(batches)[:n], f"real held-out digits from {args.data_root}"
+        else:
+            generate, ckpt = load_generator(args.arch, args.checkpoint, args.device)
+            what = f"{args.arch} {args.checkpoint} (epoch {ckpt['epoch']}, step {ckpt['step']})"
+        confident, entropy, hist = digit_score(generate, model, args.num)
+        print(f"{what}, {args.num} samples: {confident:.4f} read as a digit with p > 0.9; "
+              f"digit entropy {entropy:.3f} bits (max 3.322)")
+        print("predicted digits: " + " ".join(f"{k}:{h:.3f}" for k, h in enumerate(hist)))
     else:
-        model = Classifier()
-        model.load_state_dict(torch.load(args.classifier, map_location="cpu", weights_only=True))
-        generate, ckpt = cgan_generator(args.checkpoint, args.device)
+        generate, ckpt = load_generator("cgan", args.checkpoint, args.device)
         overall, per_class = label_accuracy(generate, model.eval(), args.per_class)
         print(f"cgan {args.checkpoint} (epoch {ckpt['epoch']}, step {ckpt['step']}): {overall:.4f} of "
               f"{10 * args.per_class} samples classified as their requested label")

@@ -34,3 +34,33 @@ def test_label_accuracy_tells_right_from_wrong_classes(trained):
     wrong, _ = mc.label_accuracy(lambda labels: real_digits(labels, shift=1), model, per_class=20)
     assert right > 0.8 and len(per_class) == 10
     assert wrong < 0.2
+
+
+def test_digit_score_tells_varied_digits_from_a_collapsed_generator(trained):
+    mc, model, tx, ty = trained
+    cursor = iter(range(10**6))
+    varied = lambda n: torch.stack([tx[next(cursor) % len(tx)] for _ in range(n)])  # noqa: E731
+    collapsed = lambda n: tx[ty == 3][:1].repeat(n, 1, 1, 1)  # noqa: E731  one image, over and over
+    confident, entropy, hist = mc.digit_score(varied, model, n=500)
+    assert confident > 0.5 and entropy > 3.0 and sum(hist) == pytest.approx(1)  # a 2,000-digit classifier
+    _, collapsed_entropy, _ = mc.digit_score(collapsed, model, n=500)
+    assert collapsed_entropy < 0.1
+
+
+def test_measurement_commands_run_on_checkpoints(trained, digits, tmp_path):
+    from conftest import ROOT, offline_env, run_script, train_args
+    import subprocess
+    import sys
+
+    mc, model, _, _ = trained
+    torch.save(model.state_dict(), tmp_path / "clf.pt")
+    tool = [sys.executable, str(ROOT / "tests" / "mnist_classifier.py")]
+    for arch, command in (("cgan", ["cgan"]), ("dcgan", ["score", "--arch", "dcgan", "--num", 50])):
+        assert run_script(arch, "train", *train_args(arch, digits, tmp_path / arch, "--max_steps", 1)).returncode == 0
+        extra = ["--per_class", 5] if arch == "cgan" else []
+        args = [*command, "--checkpoint", tmp_path / arch / "ck" / "last.pt", "--classifier", tmp_path / "clf.pt",
+                *extra]
+        r = subprocess.run([*tool, *map(str, args)], env=offline_env(),
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert ("classified as their requested label" if arch == "cgan" else "digit entropy") in r.stdout

@@ -250,3 +250,13 @@ def test_sample_py_bad_checkpoint(folder, tmp_path):
     for ck, expected in ((tmp_path / "none.pt", "does not exist"), (tmp_path / "junk.pt", "cannot read")):
         r = run_script(folder, "sample", "--checkpoint", ck, "--out", tmp_path / "x.png")
         assert r.returncode == 2 and expected in r.stderr and "Traceback" not in r.stderr
+
+
+def test_seed_reproduces_and_matters(digits, tmp_path):
+    runs = {}
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        r = run_script("simple_gan", "train", *train_args("simple_gan", digits, tmp_path / name, "--max_steps", 3,
+                                                          "--seed", seed))
+        assert r.returncode == 0, r.stderr
+        runs[name] = metrics(tmp_path / name)
+    assert runs["a"] == runs["b"] and runs["a"] != runs["c"]
