@@ -98,6 +98,16 @@ def add_run_args(parser, folder):
     return parser
 
 
+def add_data_args(parser, folder_help="folder = any images under --data_root"):
+    """--dataset and --channels, the same in every folder that trains on single images."""
+    from common.data import DATASETS
+
+    parser.add_argument("--dataset", default="mnist", choices=DATASETS, help=folder_help)
+    parser.add_argument("--channels", type=int, choices=[1, 3], default=None,
+                        help="image channels (default: 1 for mnist, 3 otherwise)")
+    return parser
+
+
 def explicit_flags(argv):
     """Names of the flags written on the command line (to tell a user's choice from a default)."""
     return {a[2:].split("=", 1)[0] for a in argv if a.startswith("--")}

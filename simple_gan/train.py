@@ -14,8 +14,8 @@ sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder 
 
 import torch  # noqa: E402
 
-from common.data import DATASETS  # noqa: E402
-from common.run import ArgumentParser, Run, add_run_args, main_guard, positive_float, positive_int  # noqa: E402
+from common.run import (ArgumentParser, Run, add_data_args, add_run_args, main_guard, positive_float,  # noqa: E402
+                        positive_int)
 from dataset import make_dataset  # noqa: E402
 from model import Discriminator, Generator  # noqa: E402
 from utils import d_loss, g_loss, save_samples  # noqa: E402
@@ -28,9 +28,7 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=positive_float, default=3e-4, help="Adam learning rate (betas: PyTorch defaults)")
     p.add_argument("--z_dim", type=positive_int, default=64, help="noise dimensions")
     p.add_argument("--img_size", type=positive_int, default=28, help="images are resized to img_size²")
-    p.add_argument("--dataset", default="mnist", choices=DATASETS, help="folder = any images under --data_root")
-    p.add_argument("--channels", type=int, choices=[1, 3], default=None,
-                   help="image channels (default: 1 for mnist, 3 otherwise)")
+    add_data_args(p)
     add_run_args(p, HERE)
     return p.parse_args(argv)
 

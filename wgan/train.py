@@ -15,8 +15,8 @@ sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder 
 
 import torch  # noqa: E402
 
-from common.data import DATASETS  # noqa: E402
-from common.run import ArgumentParser, Run, add_run_args, main_guard, positive_float, positive_int  # noqa: E402
+from common.run import (ArgumentParser, Run, add_data_args, add_run_args, main_guard, positive_float,  # noqa: E402
+                        positive_int)
 from dataset import make_dataset  # noqa: E402
 from model import Critic, Generator, init_weights  # noqa: E402
 from utils import clip_weights, critic_loss, generator_loss, save_samples  # noqa: E402
@@ -34,9 +34,7 @@ def parse_args(argv=None):
     p.add_argument("--z_dim", type=positive_int, default=100, help="noise dimensions")
     p.add_argument("--ngf", type=positive_int, default=128, help="G width: 8·ngf channels at 4×4")
     p.add_argument("--ndf", type=positive_int, default=64, help="critic width: ndf channels at 32×32")
-    p.add_argument("--dataset", default="mnist", choices=DATASETS, help="folder = any images under --data_root")
-    p.add_argument("--channels", type=int, choices=[1, 3], default=None,
-                   help="image channels (default: 1 for mnist, 3 otherwise)")
+    add_data_args(p)
     add_run_args(p, HERE)
     return p.parse_args(argv)
 
