@@ -1,5 +1,6 @@
 """train.py and sample.py as a user runs them: subprocesses on the CPU, from the repo root and from the folder."""
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from common.checkpoint import save_checkpoint
 from conftest import ARCHS, ROOT, SMALL, offline_env, run_script, train_args, write_digits
 
 
@@ -166,14 +168,15 @@ def test_sample_py(folder, digits, tmp_path):
 
 
 @pytest.mark.parametrize("folder", ARCHS)
-def test_help(folder):
-    for script in ("train", "sample"):
-        r = run_script(folder, script, "--help")
-        assert r.returncode == 0 and "--device" in r.stdout
+def test_help(folder, tmp_path):
+    r = run_script(folder, "train", "--help")  # the real entry point
+    assert r.returncode == 0 and "--resume" in r.stdout and "--device" in r.stdout
+    (result,) = run_cases(folder, "sample", [["--help"]], tmp_path)
+    assert result["exit"] == 0 and "--checkpoint" in result["stdout"]
 
 
-CORE = {"missing data folder", "unreadable image", "checkpoint of another arch", "batch size 0", "no cuda"}
 SPECIFIC = {
+    "dcgan": [("beta1 of 1", ["--beta1", "1"], r"--beta1: must be in \[0, 1\)")],
     "wgan": [("zero n_critic", ["--n_critic", "0"], "--n_critic: must be a positive integer"),
              ("negative clip", ["--clip", "-0.01"], "--clip: must be a positive number")],
     "wgan_gp": [("beta1 of 1", ["--beta1", "1"], r"--beta1: must be in \[0, 1\)"),
@@ -183,8 +186,7 @@ SPECIFIC = {
 
 
 def bad_inputs(folder, tmp):
-    """(name, args, expected message) for each kind of bad input a user can give. simple_gan and dcgan get
-    every case; the other folders share that code path (common/), so they get a core set and their own flags."""
+    """(name, args, expected message) for each kind of bad input a user can give."""
     digits = write_digits(tmp / "digits")
     empty = tmp / "empty"
     empty.mkdir()
@@ -194,9 +196,12 @@ def bad_inputs(folder, tmp):
     cats = tmp / "cats" / "train" / "cats"
     cats.mkdir(parents=True)
     Image.new("L", (28, 28)).save(cats / "a.png")
+    flat = tmp / "flat"
+    flat.mkdir()
+    Image.new("L", (28, 28)).save(flat / "a.png")
+    Image.new("L", (28, 28)).save(flat / "b.png")
     other = "simple_gan" if folder != "simple_gan" else "dcgan"
-    other_ck = tmp / "other" / "ck" / "last.pt"
-    assert run_script(other, "train", *train_args(other, digits, tmp / "other", "--max_steps", 1)).returncode == 0
+    save_checkpoint(tmp / "other.pt", {"arch": other, "nets": {}, "args": {}})  # a valid checkpoint of `other`
     (tmp / "junk.pt").write_bytes(b"garbage")
     base = ["--out_dir", tmp / "runs", "--ckpt_dir", tmp / "ck", "--num_workers", 0, *SMALL[folder]]
     cases = [
@@ -206,36 +211,46 @@ def bad_inputs(folder, tmp):
          "cannot read image .*zz_broken.png"),
         ("wrong layout", ["--data_root", tmp / "cats"], "MNIST needs folders named 0-9"),
         ("data_root is a file", ["--data_root", tmp / "junk.pt"], "is a file"),
-        ("checkpoint of another arch", ["--resume", other_ck], f"written by {other}"),
+        ("checkpoint of another arch", ["--resume", tmp / "other.pt"], f"written by {other}"),
         ("unreadable checkpoint", ["--resume", tmp / "junk.pt"], "cannot read checkpoint"),
         ("missing checkpoint", ["--resume", tmp / "none.pt"], "does not exist"),
         ("batch size 0", ["--batch_size", "0"], "--batch_size: must be a positive integer"),
         ("negative lr", ["--lr", "-1"], "--lr: must be a positive number"),
         ("batch larger than data", ["--data_root", digits, "--batch_size", 64], "fewer than --batch_size"),
         ("unknown dataset", ["--dataset", "imagenet"], "invalid choice"),
+        *SPECIFIC.get(folder, []),
     ]
     if not torch.cuda.is_available():
         cases.append(("no cuda", ["--device", "cuda", "--data_root", digits], "no CUDA GPU"))
-    if folder not in ("simple_gan", "dcgan"):
-        cases = [c for c in cases if c[0] in CORE] + SPECIFIC.get(folder, [])
-    flat = tmp / "flat"
-    flat.mkdir()
-    Image.new("L", (28, 28)).save(flat / "a.png")
-    Image.new("L", (28, 28)).save(flat / "b.png")
-    return [(name, [*base, *[flat if a == "FLAT" else a for a in args]], msg) for name, args, msg in cases]
+    return [(name, [str(flat if a == "FLAT" else a) for a in [*base, *args]], msg) for name, args, msg in cases]
+
+
+def run_cases(folder, script, cases, tmp):
+    """Each argv of `cases` through <folder>/<script>.py's main_guard(main), in one process (tests/run_cases.py)."""
+    (tmp / "cases.json").write_text(json.dumps(cases))
+    r = subprocess.run([sys.executable, str(ROOT / "tests" / "run_cases.py"), str(ROOT / folder / f"{script}.py"),
+                        str(tmp / "cases.json")], env=offline_env(), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def one_line_error(result, expected):
+    errors = [line for line in result["stderr"].splitlines() if line.startswith("error:")]
+    return (result["exit"] not in (0, None) and "Traceback" not in result["stderr"] and len(errors) == 1
+            and re.search(expected, errors[0]) is not None)
 
 
 @pytest.mark.parametrize("folder", ARCHS)
 def test_bad_inputs_give_one_line_errors(folder, tmp_path):
-    failures = []
-    for name, args, expected in bad_inputs(folder, tmp_path):
-        r = run_script(folder, "train", *args)
-        errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
-        ok = (r.returncode not in (0, None) and "Traceback" not in r.stderr and len(errors) == 1
-              and __import__("re").search(expected, errors[0]))
-        if not ok:
-            failures.append(f"{name}: rc={r.returncode} stderr={r.stderr[-600:]!r}")
+    cases = bad_inputs(folder, tmp_path)
+    results = run_cases(folder, "train", [args for _, args, _ in cases], tmp_path)
+    failures = [f"{name}: exit={r['exit']} stderr={r['stderr'][-600:]!r}"
+                for (name, _, expected), r in zip(cases, results) if not one_line_error(r, expected)]
     assert not failures, "\n".join(failures)
+    # and once through the real entry point, `python train.py ...`, exit code and all
+    name, args, expected = cases[-1]
+    r = run_script(folder, "train", *args)
+    assert one_line_error({"exit": r.returncode, "stderr": r.stderr}, expected), (name, r.stderr)
 
 
 def test_resume_rejects_changed_model_flags(digits, tmp_path):
@@ -247,9 +262,13 @@ def test_resume_rejects_changed_model_flags(digits, tmp_path):
 @pytest.mark.parametrize("folder", ARCHS)
 def test_sample_py_bad_checkpoint(folder, tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"garbage")
-    for ck, expected in ((tmp_path / "none.pt", "does not exist"), (tmp_path / "junk.pt", "cannot read")):
-        r = run_script(folder, "sample", "--checkpoint", ck, "--out", tmp_path / "x.png")
-        assert r.returncode == 2 and expected in r.stderr and "Traceback" not in r.stderr
+    save_checkpoint(tmp_path / "other.pt", {"arch": "pix2pix", "nets": {}, "args": {}})
+    cases = [(tmp_path / "none.pt", "does not exist"), (tmp_path / "junk.pt", "cannot read"),
+             (tmp_path / "other.pt", "written by pix2pix")]
+    results = run_cases(folder, "sample", [["--checkpoint", str(ck), "--out", str(tmp_path / "x.png")]
+                                           for ck, _ in cases], tmp_path)
+    for (ck, expected), r in zip(cases, results):
+        assert r["exit"] == 2 and one_line_error(r, expected), (ck, r)
 
 
 def test_seed_reproduces_and_matters(digits, tmp_path):
