@@ -66,10 +66,15 @@ def test_gradient_penalty_interpolates_per_sample():
     assert gp.item() == pytest.approx(0.625)
 
 
-def test_gradient_penalty_under_bf16_autocast_is_fp32_and_nonzero():
+def test_gradient_penalty_under_bf16_autocast_is_fp32_nonzero_and_has_gradient():
+    """Under --amp bf16 the penalty still equals the fp32 value and still trains the critic (double backward)."""
     critic = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 1))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         gp = gradient_penalty(critic, torch.randn(4, 3, 2, 2), torch.randn(4, 3, 2, 2))
-    w = critic[1].weight.detach()
+    w = critic[1].weight.detach().clone()
     assert gp.dtype == torch.float32
-    assert gp.item() == pytest.approx((w.norm().item() - 1) ** 2, rel=1e-5)
+    assert gp.item() > 0 and gp.item() == pytest.approx((w.norm().item() - 1) ** 2, rel=1e-5)
+    gp.backward()
+    # ∂(‖w‖ − 1)²/∂w = 2(‖w‖ − 1)·w/‖w‖
+    expected = 2 * (w.norm() - 1) * w / w.norm()
+    assert torch.allclose(critic[1].weight.grad, expected, rtol=1e-4, atol=1e-6)
