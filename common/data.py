@@ -195,19 +195,30 @@ def load_cifar10(root, channels):
     return _array_source(f"CIFAR-10 ({root})", ds.data, ds.targets, 10, channels)
 
 
-def load_celeba(root, channels):
+def _find_celeba(root, channels):
     for folder in (Path(root) / "celeba" / "img_align_celeba", Path(root) / "img_align_celeba"):
         files = find_images(folder) if folder.is_dir() else []
         if files:
             return ImageSource(f"CelebA ({folder})", channels, [0] * len(files), 1, files=files)
+    return None
+
+
+def load_celeba(root, channels):
+    source = _find_celeba(root, channels)
+    if source is not None:
+        return source
     import torchvision
 
     try:
         torchvision.datasets.CelebA(str(root), split="train", download=True)
+        reason = "it finished, but no images are in celeba/img_align_celeba/"
     except Exception as e:
+        reason = f"it failed: {str(e).strip()[:100]}"
+    source = _find_celeba(root, channels)
+    if source is None:
         raise DataError(f"CelebA is not under {root} (looked for celeba/img_align_celeba/*.jpg) and the download "
-                        f"failed ({str(e).strip()[:100]}); download img_align_celeba.zip and unzip it there") from None
-    return load_celeba(root, channels)
+                        f"did not help ({reason}); download img_align_celeba.zip and unzip it there")
+    return source
 
 
 def load_folder(root, channels):

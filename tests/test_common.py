@@ -121,11 +121,22 @@ def test_folder_dataset_reads_rgb_and_reports_unreadable_images(tmp_path):
         src.image(2)
 
 
-def test_cifar_without_data_or_network_fails_clearly(tmp_path, monkeypatch):
+def test_cifar_and_celeba_without_data_or_network_fail_clearly(tmp_path, monkeypatch):
     monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
     with pytest.raises(DataError, match="CIFAR-10 is not under"):
         load_source("cifar10", tmp_path)
+    with pytest.raises(DataError, match="CelebA is not under .* download did not help"):
+        load_source("celeba", tmp_path)
+
+
+def test_celeba_layout(tmp_path):
+    folder = tmp_path / "celeba" / "img_align_celeba"
+    folder.mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (178, 218), (i, 0, 0)).save(folder / f"{i:06d}.jpg")
+    src = load_source("celeba", tmp_path)
+    assert len(src) == 3 and src.image(0).shape == (218, 178, 3)
 
 
 # ----------------------------------------------------------------------------------------------- data order
