@@ -81,6 +81,14 @@ def train_classifier(x, y, epochs=1, batch=64, lr=1e-3, seed=0):
     return model.eval()
 
 
+def classify_logits(classifier, images):
+    """Classifier logits for generated images in [-1, 1] of any size (area-resized to its 28×28 input)."""
+    images = images.float().cpu()
+    if images.shape[-1] != 28:
+        images = F.interpolate(images, size=(28, 28), mode="area")
+    return classifier(images)
+
+
 @torch.no_grad()
 def label_accuracy(generate, classifier, per_class=100, num_classes=10, batch=250):
     """Fraction of `generate(labels)` (images in [-1, 1], any size) that `classifier` assigns to `labels`,
@@ -88,10 +96,7 @@ def label_accuracy(generate, classifier, per_class=100, num_classes=10, batch=25
     labels = torch.arange(num_classes).repeat_interleave(per_class)
     predicted = []
     for chunk in labels.split(batch):
-        images = generate(chunk).float().cpu()
-        if images.shape[-1] != 28:
-            images = F.interpolate(images, size=(28, 28), mode="area")
-        predicted.append(classifier(images).argmax(1))
+        predicted.append(classify_logits(classifier, generate(chunk)).argmax(1))
     hits = torch.cat(predicted) == labels
     return hits.float().mean().item(), hits.view(num_classes, per_class).float().mean(1).tolist()
 
@@ -103,10 +108,7 @@ def digit_score(generate, classifier, n=1000, batch=250):
     are equally common; a mode-collapsed G scores low)."""
     probs = []
     for k in [batch] * (n // batch) + ([n % batch] if n % batch else []):
-        images = generate(k).float().cpu()
-        if images.shape[-1] != 28:
-            images = F.interpolate(images, size=(28, 28), mode="area")
-        probs.append(classifier(images).softmax(1))
+        probs.append(classify_logits(classifier, generate(k)).softmax(1))
     probs = torch.cat(probs)
     confident = (probs.max(1).values > 0.9).float().mean().item()
     hist = torch.bincount(probs.argmax(1), minlength=10).float() / len(probs)
