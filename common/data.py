@@ -250,16 +250,47 @@ def load_source(dataset, data_root, channels=None):
     return source
 
 
+def download_archive(url, root, what, layout):
+    """Download `url` and extract it into `root` (torchvision's helper: checks, resumes, unpacks .tar.gz/.zip).
+
+    A failed download is a DataError that says where the files should go (`layout`), never a traceback.
+    """
+    from torchvision.datasets.utils import download_and_extract_archive
+
+    print(f"{what} is not under {root}; downloading {url}", file=sys.stderr, flush=True)
+    try:
+        download_and_extract_archive(url, download_root=str(root), remove_finished=True)
+    except Exception as e:
+        reason = str(e).strip().splitlines()[-1].strip()[:120] if str(e).strip() else type(e).__name__
+        raise DataError(f"{what} is not under {root} and the download of {url} failed ({reason}); download it "
+                        f"yourself and unpack it so that {layout}") from None
+
+
+def image_files(folder, what):
+    """The images in `folder` (sorted), or a DataError naming the folder and what should be in it."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder} does not exist or is not a folder; it should hold {what}")
+    files = find_images(folder)
+    if not files:
+        raise DataError(f"no images ({' '.join(sorted(IMAGE_EXTS))}) in {folder}; it should hold {what}")
+    return files
+
+
 # ----------------------------------------------------------------------------------------------- data order
 class EpochSampler(Sampler):
     """Indices of epoch `e` = randperm(N) seeded by (seed, e), starting after `start_batch` full batches.
 
     The order depends on nothing but (seed, epoch), so resuming at batch k of epoch e replays batches k.. of
     exactly the permutation the uninterrupted run used. Only full batches are drawn (drop_last).
+    With `n_b` (unpaired data, CycleGAN) each index also carries j, a second draw in [0, n_b) from the same
+    (seed, epoch) generator, so the B image met with each A image changes every epoch. With `aug_seeds` each
+    index also carries a seed for that sample's random augmentation (crop, flip), so augmentation too depends
+    only on (seed, epoch, position), in any worker. Indices are then tuples: (i, [j], [aug_seed]).
     """
 
-    def __init__(self, n, batch_size, seed):
-        self.n, self.batch_size, self.seed = n, batch_size, seed
+    def __init__(self, n, batch_size, seed, n_b=None, aug_seeds=False):
+        self.n, self.batch_size, self.seed, self.n_b, self.aug_seeds = n, batch_size, seed, n_b, aug_seeds
         self.epoch, self.start_batch = 0, 0
 
     def set_epoch(self, epoch, start_batch=0):
@@ -267,9 +298,14 @@ class EpochSampler(Sampler):
 
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        perm = torch.randperm(self.n, generator=g)
+        columns = [torch.randperm(self.n, generator=g)]  # every draw is full length: the same for any start
+        if self.n_b is not None:
+            columns.append(torch.randint(self.n_b, (self.n,), generator=g))
+        if self.aug_seeds:
+            columns.append(torch.randint(2**31 - 1, (self.n,), generator=g))
         usable = (self.n // self.batch_size) * self.batch_size
-        return iter(perm[self.start_batch * self.batch_size:usable].tolist())
+        columns = [c[self.start_batch * self.batch_size:usable].tolist() for c in columns]
+        return iter(columns[0]) if len(columns) == 1 else zip(*columns)
 
     def __len__(self):
         return (self.n // self.batch_size - self.start_batch) * self.batch_size
@@ -286,12 +322,54 @@ def _worker_init(_):
         pass
 
 
-def make_loader(dataset, batch_size, seed, num_workers, pin_memory):
-    """DataLoader over `dataset` with an EpochSampler; returns (loader, sampler)."""
+GPU_DATA_LIMIT = 4 * 2**30  # bytes of uint8 images held on the GPU at most (CIFAR-10 at 64×64: 0.6 GiB)
+
+
+def device_loadable(dataset, device):
+    """Whether `dataset` can live on `device` whole: a fixed transform (ImageDataset) and at most
+    GPU_DATA_LIMIT bytes as uint8 at the training resolution."""
+    if device.type != "cuda" or not isinstance(dataset, ImageDataset) or len(dataset) == 0:
+        return False
+    image, _ = dataset[0]
+    return len(dataset) * image.numel() <= GPU_DATA_LIMIT
+
+
+class DeviceLoader:
+    """The whole dataset as uint8 (N, C, H, W) on the GPU, batches gathered there in the EpochSampler's order:
+    no worker processes, no host-to-device copies, no per-sample Python in the training loop.
+
+    Built once from the dataset's own transform (exactly invertible back to uint8: the fixed transforms here
+    resize in uint8 and then only scale to [-1, 1]), so a batch holds the values the DataLoader would give.
+    """
+
+    def __init__(self, dataset, sampler, batch_size, num_workers, device):
+        self.sampler, self.batch_size = sampler, batch_size
+        images, labels = [], []
+        for x, y in DataLoader(dataset, batch_size=256, num_workers=num_workers, worker_init_fn=_worker_init):
+            images.append(((x + 1) * 127.5).round_().to(torch.uint8))
+            labels.append(y)
+        self.images = torch.cat(images).to(device)  # (N, C, H, W) uint8
+        self.labels = torch.cat(labels).to(device)  # (N,)
+
+    def __iter__(self):
+        order = torch.tensor(list(iter(self.sampler)), dtype=torch.long)
+        for start in range(0, len(order) - self.batch_size + 1, self.batch_size):
+            idx = order[start:start + self.batch_size].to(self.images.device, non_blocking=True)
+            yield self.images[idx].float().div_(127.5).sub_(1), self.labels[idx]
+
+    def __len__(self):
+        return len(self.sampler) // self.batch_size
+
+
+def make_loader(dataset, batch_size, seed, num_workers, pin_memory, device=None):
+    """DataLoader over `dataset` with an EpochSampler, or a DeviceLoader on `device`; returns (loader, sampler)."""
     if len(dataset) < batch_size:
         raise UserError(f"the dataset has {len(dataset)} images, fewer than --batch_size {batch_size}; "
                         "lower --batch_size or add images")
-    sampler = EpochSampler(len(dataset), batch_size, seed)
+    sampler = EpochSampler(len(dataset), batch_size, seed, n_b=getattr(dataset, "n_b", None),
+                           aug_seeds=getattr(dataset, "random_augment", False))
+    if device is not None:
+        return DeviceLoader(dataset, sampler, batch_size, num_workers, device), sampler
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
                         num_workers=num_workers, pin_memory=pin_memory, worker_init_fn=_worker_init,
                         persistent_workers=num_workers > 0,

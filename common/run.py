@@ -18,17 +18,19 @@ import json
 import random
 import signal
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from common.checkpoint import load_checkpoint, load_state, rng_state, save_checkpoint, set_rng_state
-from common.data import make_loader
+from common.data import device_loadable, make_loader
 from common.errors import CheckpointError, NonFiniteError, UserError
 
 # Flags that describe how this process runs, not what is trained: always taken from the command line.
-CONTROL_FLAGS = {"resume", "device", "num_workers", "log_every", "max_steps", "amp"}
+CONTROL_FLAGS = {"resume", "device", "num_workers", "log_every", "max_steps", "amp", "fast", "compile",
+                 "time_steps"}
 # Flags a resumed run keeps from the checkpoint unless given again (where the run lives, how long it runs).
 CONTINUITY_FLAGS = {"epochs", "data_root", "out_dir", "ckpt_dir"}
 
@@ -93,8 +95,14 @@ def add_run_args(parser, folder):
                    help="steps between loss logs (each one syncs the GPU) and NaN checks")
     g.add_argument("--max_steps", type=positive_int, default=None,
                    help="stop (and save) after this many optimizer steps in total; for smoke tests")
-    g.add_argument("--amp", default="off", choices=["off", "bf16", "fp16"],
-                   help="mixed precision autocast (fp16 adds a GradScaler)")
+    g.add_argument("--amp", default="auto", choices=["auto", "off", "bf16", "fp16"],
+                   help="mixed precision autocast: auto = bf16 on CUDA, off elsewhere (fp16 adds a GradScaler)")
+    g.add_argument("--fast", default="on", choices=["on", "channels_last", "off"],
+                   help="on (CUDA only): TF32 matmuls/convs, fused Adam, small fixed-transform datasets held on the "
+                        "GPU; channels_last: also NHWC nets; off: none of them (plain fp32 eager, with --amp off)")
+    g.add_argument("--compile", action="store_true", help="torch.compile the nets (opt-in: compiling takes minutes)")
+    g.add_argument("--time_steps", type=non_negative_int, default=None, metavar="WARMUP",
+                   help="after WARMUP steps, time the rest of the run; print images/s and peak GPU memory at the end")
     return parser
 
 
@@ -164,20 +172,38 @@ class Run:
         self.args = args
         self.device = pick_device(args.device)
         seed_everything(args.seed)
-        if self.device.type == "cuda":
+        cuda = self.device.type == "cuda"
+        self.amp = ("bf16" if cuda else "off") if args.amp == "auto" else args.amp
+        self.fast = args.fast != "off" and cuda  # each speed-up below is measured in benchmark.py
+        self.channels_last = self.fast and args.fast == "channels_last"  # default where it measured faster
+        self.fused = self.fast  # fused Adam: one kernel for all parameters instead of a few per tensor
+        if cuda:
             torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
+        if self.fast:  # TF32 tensor cores for fp32 matmuls and convs (10 mantissa bits; the rest runs in bf16)
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
         self.out_dir, self.ckpt_path = Path(args.out_dir), Path(args.ckpt_dir) / "last.pt"
         self.sample_dir = self.out_dir / "samples"
-        self.nets, self.optimizers, self.schedulers = {}, {}, {}
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=args.amp == "fp16")
+        self.nets, self.optimizers, self.schedulers, self.extras = {}, {}, {}, {}
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == "fp16")
+        self.timer = self.timer_end = None
         self.epoch = self.step = self.batch_in_epoch = 0
         self.saved_step, self.interrupted, self.last_logged = None, False, {}
         self.writer = self.bar = None
 
     # ------------------------------------------------------------------------------------------- setup
-    def track(self, nets, optimizers, schedulers=None):
-        """Register what goes into the checkpoint."""
+    def track(self, nets, optimizers, schedulers=None, extras=None, compile_nets=None):
+        """Register what goes into the checkpoint. `extras`: other objects with state_dict/load_state_dict whose
+        state the run needs to continue exactly (CycleGAN's image pools). With --fast the nets move to
+        channels_last; with --compile the nets named in `compile_nets` (default all) are compiled in place
+        (state_dict keys unchanged, so checkpoints stay interchangeable)."""
         self.nets, self.optimizers, self.schedulers = nets, optimizers, schedulers or {}
+        self.extras = extras or {}
+        for name, net in nets.items():
+            if self.channels_last:
+                net.to(memory_format=torch.channels_last)  # NHWC: what cuDNN's tensor-core convs read natively
+            if self.args.compile and name in (compile_nets if compile_nets is not None else nets):
+                net.compile()
 
     def summary(self, data_name, n_images):
         """One line per net (stylegan2-ada prints this table at start), plus where the data came from."""
@@ -192,12 +218,16 @@ class Run:
             return
         ck, path = self.resume_ckpt, self.resume_path
         for group, objects in (("nets", self.nets), ("optimizers", self.optimizers),
-                               ("schedulers", self.schedulers)):
+                               ("schedulers", self.schedulers), ("extras", self.extras)):
             for name, obj in objects.items():
                 if name not in ck.get(group, {}):
                     raise CheckpointError(f"{path} has no {group[:-1]} '{name}'; it was written by another "
                                           "version of this train.py: start a new run")
                 load_state(obj, ck[group][name], name, path)
+        for opt in self.optimizers.values():  # fused is a property of this machine, not of the checkpoint
+            for group in opt.param_groups:
+                if "fused" in group:
+                    group["fused"] = self.fused
         if ck.get("scaler"):
             self.scaler.load_state_dict(ck["scaler"])
         self.epoch, self.step, self.batch_in_epoch = ck["epoch"], ck["step"], ck["batch_in_epoch"]
@@ -207,9 +237,13 @@ class Run:
               flush=True)
 
     def make_loader(self, dataset, batch_size):
+        """The DataLoader (workers, pinned memory), or with --fast a DeviceLoader when the whole dataset fits
+        on the GPU as uint8 and its transform is fixed: batches are then gathered on the GPU, no copies."""
+        on_gpu = self.fast and device_loadable(dataset, self.device)
         self.loader, self.sampler = make_loader(dataset, batch_size, self.args.seed, self.args.num_workers,
-                                                pin_memory=self.device.type == "cuda")
-        self.n_batches = len(dataset) // batch_size
+                                                pin_memory=self.device.type == "cuda",
+                                                device=self.device if on_gpu else None)
+        self.n_batches, self.batch_size = len(dataset) // batch_size, batch_size
         return self.loader
 
     def fixed_noise(self, *shape):
@@ -218,9 +252,9 @@ class Run:
         return torch.randn(*shape, generator=g).to(self.device)
 
     def autocast(self):
-        if self.args.amp == "off":
+        if self.amp == "off":
             return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.bfloat16 if self.args.amp == "bf16" else torch.float16)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16 if self.amp == "bf16" else torch.float16)
 
     def update(self, optimizer, loss):
         """zero_grad, backward, step for one optimizer (through the fp16 GradScaler when --amp fp16)."""
@@ -232,6 +266,7 @@ class Run:
     def epochs(self):
         """Yield epoch indices; after a full epoch save last.pt; on stop, Ctrl-C or the end, save and report."""
         self._open_logs()
+        self.first_step = self.step
         previous = signal.signal(signal.SIGINT, self._on_sigint)
         try:
             if self.epoch >= self.args.epochs:
@@ -241,6 +276,7 @@ class Run:
                 if self.batch_in_epoch >= self.n_batches:
                     self.epoch, self.batch_in_epoch = self.epoch + 1, 0
                     self.save()
+            self._report_timing()
             if self.saved_step != self.step:
                 self.save()
         finally:
@@ -280,8 +316,24 @@ class Run:
         self.step += 1
         self.batch_in_epoch += 1
         self.bar.update(1)
+        if (self.args.time_steps is not None and self.timer is None
+                and self.step - self.first_step >= self.args.time_steps):
+            self._sync()
+            if self.device.type == "cuda":  # steady state only: cuDNN autotuning tries large workspaces
+                torch.cuda.reset_peak_memory_stats(self.device)
+            self.timer = (self.step, time.perf_counter())  # warm-up done (cuDNN autotuning, compilation)
+        elif self.timer is not None and self.should_stop():  # the last timed step (sample grids not included)
+            self._sync()
+            self.timer_end = (self.step, time.perf_counter())
         if self.step % self.args.log_every and self.batch_in_epoch < self.n_batches:
             return
+        values = self.log(**scalars)
+        self.last_logged = {k: f"{v:.4g}" for k, v in values.items()}
+        self.bar.set_postfix(self.last_logged)
+
+    def log(self, **scalars):
+        """Scalars (tensors or numbers) → floats (a GPU sync), checked finite, written to TensorBoard and
+        metrics.jsonl at the current step; returns the floats."""
         values = {k: float(v.detach()) if torch.is_tensor(v) else float(v)  # the only host sync of the step
                   for k, v in scalars.items()}
         bad = [k for k, v in values.items() if not np.isfinite(v)]
@@ -291,8 +343,11 @@ class Run:
             self.writer.add_scalar(f"loss/{k}" if k.startswith("loss") else k, v, self.step)
         with open(self.out_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps({"step": self.step, "epoch": self.epoch + 1, **values}) + "\n")
-        self.last_logged = {k: f"{v:.4g}" for k, v in values.items()}
-        self.bar.set_postfix(self.last_logged)
+        return values
+
+    def epoch_finished(self):
+        """True after the last batch of the epoch (False when it stopped early: Ctrl-C, --max_steps)."""
+        return self.batch_in_epoch >= self.n_batches
 
     def should_stop(self):
         return self.interrupted or (self.args.max_steps is not None and self.step >= self.args.max_steps)
@@ -321,11 +376,31 @@ class Run:
             "nets": {k: v.state_dict() for k, v in self.nets.items()},
             "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+            "extras": {k: v.state_dict() for k, v in self.extras.items()},
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
             "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
             "rng": rng_state(), "args": dict(vars(self.args)),
         })
         self.saved_step = self.step
+
+    def _sync(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def _report_timing(self):
+        """--time_steps: steps/s and images/s since the warm-up, peak GPU memory; one JSON line for benchmark.py."""
+        if self.timer is None or self.step <= self.timer[0]:
+            return
+        self._sync()
+        end_step, end = self.timer_end or (self.step, time.perf_counter())
+        steps, seconds = end_step - self.timer[0], end - self.timer[1]
+        peak = torch.cuda.max_memory_allocated(self.device) / 2**30 if self.device.type == "cuda" else None
+        result = {"arch": self.arch, "device": str(self.device), "amp": self.amp, "fast": self.fast,
+                  "channels_last": self.channels_last,
+                  "compile": bool(self.args.compile), "batch_size": self.batch_size, "steps": steps,
+                  "seconds": seconds, "ms_per_step": 1000 * seconds / steps,
+                  "images_per_s": steps * self.batch_size / seconds, "peak_gib": peak}
+        print("TIMING " + json.dumps(result), flush=True)
 
     def _diverged(self, what):
         if self.saved_step is not None:

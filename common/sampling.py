@@ -48,3 +48,44 @@ def write_images(images, out, nrow=None):
         for i, img in enumerate(images):
             save_image(img, out / f"{i:06d}.png")
         print(f"wrote {len(images)} images to {out}/")
+
+
+def translate_parser(description, folder):
+    """Flags of the sample.py files that transform a user's images (pix2pix, cyclegan, srgan, esrgan)."""
+    p = ArgumentParser(description=description)
+    p.add_argument("input", help="an image file, or a folder of images")
+    p.add_argument("--checkpoint", default=str(Path(folder) / "checkpoints" / "last.pt"), help="a train.py checkpoint")
+    p.add_argument("--out", default=str(Path(folder) / "outputs"), help="folder for the results (same file names, .png)")
+    p.add_argument("--seed", type=int, default=0, help="seeds any randomness (pix2pix's dropout)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    return p
+
+
+def input_images(path):
+    """[(file, uint8 (H, W, 3))] for an image file or every image in a folder; one-line errors otherwise."""
+    from common.data import IMAGE_EXTS, find_images, read_image
+
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path} does not exist; pass an image file or a folder of images")
+    files = find_images(path) if path.is_dir() else [path]
+    if not files:
+        raise UserError(f"no images ({' '.join(sorted(IMAGE_EXTS))}) in {path}")
+    return [(f, read_image(f, 3)) for f in files]
+
+
+def to_tensor(image, device):
+    """uint8 (H, W, 3) → float (1, 3, H, W) in [-1, 1] on `device`."""
+    x = torch.tensor(image).permute(2, 0, 1).float().div(127.5).sub(1)  # a copy: PIL arrays are read-only
+    return x.unsqueeze(0).to(device)
+
+
+def write_image(image, out_dir, name):
+    """(1 or 3, H, W) in [-1, 1] → out_dir/<name>.png"""
+    from torchvision.utils import save_image
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir} is a file; pass a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_image((image.detach().float().cpu() + 1) / 2, out_dir / f"{Path(name).stem}.png")
