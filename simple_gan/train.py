@@ -64,8 +64,8 @@ def main(argv=None):
 
     G = Generator(args.z_dim, args.channels, args.img_size).to(run.device)
     D = Discriminator(args.channels, args.img_size).to(run.device)
-    opt_G = torch.optim.Adam(G.parameters(), lr=args.lr)
-    opt_D = torch.optim.Adam(D.parameters(), lr=args.lr)
+    opt_G = torch.optim.Adam(G.parameters(), lr=args.lr, fused=run.fused)
+    opt_D = torch.optim.Adam(D.parameters(), lr=args.lr, fused=run.fused)
     run.track(nets={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D})
     run.summary(dataset.source.name, len(dataset))
     run.restore()
