@@ -30,8 +30,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent
-ARCHS = ["simple_gan", "dcgan", "wgan", "wgan_gp", "cgan", "pix2pix", "cyclegan"]
-BATCH = {"simple_gan": 32, "dcgan": 128, "wgan": 64, "wgan_gp": 64, "cgan": 64, "pix2pix": 1, "cyclegan": 1}
+ARCHS = ["simple_gan", "dcgan", "wgan", "wgan_gp", "cgan", "pix2pix", "cyclegan", "srgan", "esrgan"]
+BATCH = {"simple_gan": 32, "dcgan": 128, "wgan": 64, "wgan_gp": 64, "cgan": 64, "pix2pix": 1, "cyclegan": 1,
+         "srgan": 16, "esrgan": 16}
+# progan is not here: its step depends on the phase (4×4 ... 1024×1024); time a phase with --time_steps instead
 
 
 def parse_args(argv=None):
@@ -80,6 +82,9 @@ def make_data(arch, root, n_images):
         write_images(root / "trainA", n_images, 256, 256, 3, 1)
         write_images(root / "trainB", n_images, 256, 256, 3, 2)
         return ["--dataset", "folder", "--data_root", root]
+    if arch in ("srgan", "esrgan"):  # HR images; the PSNR phase (the GAN phase needs VGG19 weights)
+        write_images(root, n_images, 128, 128, 3, 3)
+        return ["--data_root", root, "--phase", "psnr"]
     size, channels = (28, 1) if arch == "simple_gan" else (64, 3)  # MNIST for the MLP, CelebA-like otherwise
     per_class = -(-n_images // 10)
     for c in range(10):  # 10 class folders: cgan needs labels

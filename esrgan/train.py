@@ -1,0 +1,137 @@
+"""Train ESRGAN (Wang et al. 2018, https://arxiv.org/abs/1809.00219): 4× super-resolution in two phases.
+
+    python esrgan/train.py --phase psnr --data_root data/DIV2K_train_HR --eval_dir data/Set14   # RRDBNet, L1
+    python esrgan/train.py --phase gan --data_root data/DIV2K_train_HR --eval_dir data/Set14    # + perceptual + RaGAN
+    python esrgan/sample.py photo.png --interp_alpha 0.8       # network interpolation between the two phases
+
+Defaults are the paper's (Section 4.1): 128×128 HR crops (32×32 LR), batch 16, Adam β = (0.9, 0.999); PSNR phase
+L1 at lr 2e-4 halved every 2·10⁵ of 10⁶ iterations; GAN phase from the PSNR model, lr 1e-4 halved at 50k, 100k,
+200k and 300k of 400k iterations, L_G = L_percep + 5·10⁻³ L_G^Ra + 10⁻² L1. (--iterations sets the count;
+--epochs overrides it; the lr steps happen at the first epoch boundary past each milestone.)
+"""
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder stays first for model.py)
+
+import torch  # noqa: E402
+
+from common.run import (ArgumentParser, Run, add_run_args, main_guard, positive_float, positive_int,  # noqa: E402
+                        unit_float)
+from common.super_resolution import (epochs_for, eval_images, evaluate, load_pretrained, make_vgg,  # noqa: E402
+                                     phase_paths, score_table)
+from dataset import make_dataset  # noqa: E402
+from model import Discriminator, RRDBNet  # noqa: E402
+from utils import d_loss_ra, g_loss_ra, l1_loss, lr_factor, perceptual_loss, save_samples  # noqa: E402
+
+CONV54_BEFORE_RELU = 34  # torchvision vgg19.features index of conv5_4 itself: features before activation
+MILESTONES = {"psnr": (200_000, 400_000, 600_000, 800_000), "gan": (50_000, 100_000, 200_000, 300_000)}
+
+
+def parse_args(argv=None):
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--phase", default="psnr", choices=["psnr", "gan"], help="psnr: RRDBNet with L1; gan: ESRGAN")
+    p.add_argument("--iterations", type=positive_int, default=None, help="paper: 1,000,000 (psnr), 400,000 (gan)")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="passes over the HR images (overrides --iterations)")
+    p.add_argument("--batch_size", type=positive_int, default=16, help="paper: 16")
+    p.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate; paper: 2e-4 (psnr), 1e-4 (gan)")
+    p.add_argument("--beta1", type=unit_float, default=0.9, help="Adam β1; paper: 0.9")
+    p.add_argument("--hr_size", type=positive_int, default=128, help="HR crop side; paper: 128")
+    p.add_argument("--scale", type=int, default=4, choices=[2, 4, 8], help="upscaling factor; paper: 4")
+    p.add_argument("--n_blocks", type=positive_int, default=23, help="RRDB blocks; paper: 23")
+    p.add_argument("--nf", type=positive_int, default=64, help="RRDBNet width; paper: 64")
+    p.add_argument("--gc", type=positive_int, default=32, help="dense-block growth channels; paper: 32")
+    p.add_argument("--ndf", type=positive_int, default=64, help="D width: channels of its first conv")
+    p.add_argument("--adv_weight", type=positive_float, default=5e-3, help="λ of L_G^Ra; paper: 5e-3")
+    p.add_argument("--l1_weight", type=positive_float, default=1e-2, help="η of the L1 term; paper: 1e-2")
+    p.add_argument("--vgg_weights", default=None,
+                   help="VGG19 state_dict for the perceptual loss (default: torchvision's); none = untrained (tests)")
+    p.add_argument("--pretrained", default=None, help="gan phase: the PSNR checkpoint to start from "
+                   "(default: esrgan/checkpoints/psnr/last.pt); none = random")
+    p.add_argument("--crops_per_image", type=positive_int, default=1,
+                   help="random crops of each HR image per epoch (for small HR sets)")
+    p.add_argument("--eval_dir", default=None, help="HR images scored (PSNR/SSIM on Y vs bicubic) after epochs")
+    p.add_argument("--eval_every", type=positive_int, default=10, help="epochs between evaluations (and the last)")
+    add_run_args(p, HERE)
+    p.set_defaults(data_root=str(HERE.parent / "data" / "DIV2K_train_HR"))
+    args = p.parse_args(argv)
+    args.iterations = args.iterations or (1_000_000 if args.phase == "psnr" else 400_000)
+    args.lr = args.lr or (2e-4 if args.phase == "psnr" else 1e-4)
+    phase_paths(args, HERE)
+    return args
+
+
+def train_one_epoch(G, D, vgg, opt_G, opt_D, run, args):
+    for lr_img, hr in run.batches():
+        lr_img = lr_img.to(run.device, non_blocking=True)  # (B, 3, 32, 32) in [0, 1]
+        hr = hr.to(run.device, non_blocking=True)          # (B, 3, 128, 128)
+        if args.phase == "psnr":  # PSNR-oriented RRDBNet: minimize L1
+            with run.autocast():
+                loss_G = l1_loss(G(lr_img).float(), hr)
+            run.update(opt_G, loss_G)
+            run.step_done(loss_G_L1=loss_G)
+            continue
+
+        # (1) Update D: relativistic average, real should look more real than the average fake and vice versa
+        with run.autocast():
+            sr = G(lr_img)  # (B, 3, 128, 128)
+            real_scores, fake_scores = D(hr).float(), D(sr.detach()).float()
+            loss_D = d_loss_ra(real_scores, fake_scores)
+        run.update(opt_D, loss_D)
+
+        # (2) Update G: L_percep + λ L_G^Ra + η L1
+        with run.autocast():
+            with torch.no_grad():
+                hr_features = vgg(hr)
+            loss_percep = perceptual_loss(vgg(sr).float(), hr_features.float())
+            loss_adv = g_loss_ra(real_scores.detach(), D(sr).float())
+            loss_l1 = l1_loss(sr.float(), hr)
+            loss_G = loss_percep + args.adv_weight * loss_adv + args.l1_weight * loss_l1
+        run.update(opt_G, loss_G)
+        run.step_done(loss_D=loss_D, loss_G=loss_G, loss_percep=loss_percep, loss_adv=loss_adv, loss_l1=loss_l1)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    run = Run(args, "esrgan", argv)  # on --resume, args become the checkpoint's
+    args = run.args
+    dataset = make_dataset(args)
+    epochs_for(args, len(dataset))
+    eval_files = eval_images(args.eval_dir) if args.eval_dir else None
+
+    G = RRDBNet(args.n_blocks, args.nf, args.gc, args.scale).to(run.device)
+    betas = (args.beta1, 0.999)
+    opt_G = torch.optim.Adam(G.parameters(), lr=args.lr, betas=betas, fused=run.fused)
+    nets, optimizers, D, opt_D, vgg = {"G": G}, {"G": opt_G}, None, None, None
+    if args.phase == "gan":
+        if not args.resume:
+            load_pretrained(G, args.pretrained, "esrgan")
+        D = Discriminator(args.ndf).to(run.device)
+        opt_D = torch.optim.Adam(D.parameters(), lr=args.lr, betas=betas, fused=run.fused)
+        nets["D"], optimizers["D"] = D, opt_D
+        vgg = make_vgg(CONV54_BEFORE_RELU, args.vgg_weights, run.device)
+    run.track(nets=nets, optimizers=optimizers)
+    run.summary(dataset.name, len(dataset))
+    run.restore()
+
+    run.make_loader(dataset, args.batch_size)
+    fixed = [torch.stack(t).to(run.device) for t in zip(*(dataset[(i, i)] for i in range(min(4, len(dataset)))))]
+    for epoch in run.epochs():
+        factor = lr_factor(epoch * run.n_batches, MILESTONES[args.phase])
+        for opt in optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] = args.lr * factor
+        train_one_epoch(G, D, vgg, opt_G, opt_D, run, args)
+        save_samples(G, *fixed, run, f"epoch_{epoch + 1:04d}")
+        last = epoch + 1 == args.epochs
+        if eval_files and run.epoch_finished() and ((epoch + 1) % args.eval_every == 0 or last):
+            result = evaluate(G, eval_files, args.scale, run.device)
+            run.log(**{f"eval_{k}": v for k, v in result.items()}, lr=args.lr * factor)
+            print(f"epoch {epoch + 1}:\n" + score_table(result, len(eval_files), args.scale), flush=True)
+
+
+if __name__ == "__main__":
+    main_guard(main)

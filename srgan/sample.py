@@ -1,0 +1,28 @@
+"""Upscale images ×4 with a trained SRGAN (or SRResNet) generator.
+
+    python srgan/sample.py photo.png                 # → srgan/outputs/photo.png, 4× the size
+    python srgan/sample.py my_folder/ --checkpoint srgan/checkpoints/psnr/last.pt   # the MSE-trained SRResNet
+
+The default checkpoint is the GAN phase's (srgan/checkpoints/gan/last.pt), else the PSNR phase's.
+"""
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(1, str(HERE.parent))
+
+from common.run import main_guard  # noqa: E402
+from common.sampling import input_images, load_net  # noqa: E402
+from common.super_resolution import sr_parser, upscale_files  # noqa: E402
+from model import SRResNet  # noqa: E402
+
+
+def main(argv=None):
+    args = sr_parser(__doc__.split("\n\n")[0], HERE).parse_args(argv)
+    images = input_images(args.input)
+    G, cfg, device = load_net(args, "srgan", "G", lambda c: SRResNet(c["n_blocks"], 64, c["scale"]))
+    upscale_files(G, images, args.out, device)
+
+
+if __name__ == "__main__":
+    main_guard(main)

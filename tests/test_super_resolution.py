@@ -1,0 +1,210 @@
+"""srgan and esrgan: paper-size nets, the evaluation protocol (PSNR/SSIM on Y, border cropped), the losses, LR
+pairs, VGG19 handling without downloadable weights, and both phases of train.py / sample.py on tiny images."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from common import super_resolution as sr
+from common.errors import UserError
+from conftest import load_module, offline_env, run_script
+from test_train import nets_equal, one_line_error, run_cases
+
+srgan_model, esrgan_model = load_module("srgan", "model"), load_module("esrgan", "model")
+srgan_utils, esrgan_utils = load_module("srgan", "utils"), load_module("esrgan", "utils")
+
+
+def test_paper_sizes():
+    g, d, out, logits = srgan_model.shape_check()
+    assert g == 1_549_462 and out == (2, 3, 96, 96) and logits == (2,)  # SRResNet, 16 blocks: "1.5 M"
+    G = esrgan_model.RRDBNet()
+    n = sum(p.numel() for p in G.parameters())
+    assert abs(n - 16.70e6) / 16.70e6 < 1e-3 and n == 16_697_987  # the official RRDB_ESRGAN_x4
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules())  # ESRGAN removes BatchNorm
+    with torch.no_grad():
+        assert G(torch.rand(1, 3, 8, 8)).shape == (1, 3, 32, 32)
+        assert esrgan_model.Discriminator()(torch.rand(2, 3, 128, 128)).shape == (2,)
+
+
+# ----------------------------------------------------------------------------------------------- evaluation
+def test_y_channel_psnr_ssim():
+    white, black = np.full((4, 4, 3), 255, np.uint8), np.zeros((4, 4, 3), np.uint8)
+    assert np.allclose(sr.rgb_to_y(white), 235) and np.allclose(sr.rgb_to_y(black), 16)  # BT.601 studio range
+    a = np.random.default_rng(0).uniform(16, 235, (32, 32))
+    assert sr.psnr(a, a) == float("inf")
+    assert sr.psnr(a, a + 5) == pytest.approx(10 * np.log10(255 ** 2 / 25))
+    assert sr.ssim(a, a) == pytest.approx(1.0)
+    noisy = a + np.random.default_rng(1).normal(0, 10, a.shape)
+    assert 0 < sr.ssim(a, noisy) < sr.ssim(a, a + 0.01 * (noisy - a)) < 1
+    assert sr.ssim(a, noisy) == pytest.approx(sr.ssim(noisy, a))
+
+
+def test_border_of_scale_pixels_is_ignored():
+    img = np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    other = img.copy()
+    other[:4] = 0  # only the 4-pixel border differs
+    other[:, -4:] = 255
+    p, s = sr.scores(other, img, 4)
+    assert p == float("inf") and s == pytest.approx(1.0)
+    assert sr.scores(other, img, 2)[0] < 100
+
+
+def test_lr_pairs_are_bicubic_crops(tmp_path):
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    ds = sr.SRCrops(tmp_path, 16, 4, rotate=True)
+    lr, hr = ds[(0, 7)]
+    assert lr.shape == (3, 4, 4) and hr.shape == (3, 16, 16)
+    expected = sr.downscale(sr.to_uint8(hr), 4)
+    assert torch.equal(sr.to_tensor(expected), lr)  # LR is the bicubic ×4 downscale of the HR crop
+    assert torch.equal(ds[(0, 7)][1], hr) and not torch.equal(ds[(0, 8)][1], hr)  # seeded crops
+    with pytest.raises(UserError, match="smaller than"):
+        sr.SRCrops(tmp_path, 48, 4, rotate=False)
+    with pytest.raises(UserError, match="multiple"):
+        sr.SRCrops(tmp_path, 18, 4, rotate=False)
+
+
+# ----------------------------------------------------------------------------------------------- losses
+def test_relativistic_losses_by_hand():
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.0, 2.0])
+    # L_D = ½ [−E log σ(C(x_r) − E C(x_f)) − E log(1 − σ(C(x_f) − E C(x_r)))], E C(x_f) = 1, E C(x_r) = 2
+    expected = 0.5 * (F.softplus(-(real - 1)).mean() + F.softplus(fake - 2).mean())
+    assert esrgan_utils.d_loss_ra(real, fake).item() == pytest.approx(expected.item())
+    # G's loss is D's with the roles swapped (Eq. 3 vs Eq. 2)
+    assert esrgan_utils.g_loss_ra(real, fake).item() == pytest.approx(esrgan_utils.d_loss_ra(fake, real).item())
+    f = torch.ones(1, 512, 2, 2)
+    assert esrgan_utils.perceptual_loss(f, 0 * f).item() == 1.0
+    assert srgan_utils.content_loss(f * 12.75, 0 * f).item() == pytest.approx(1.0)  # features rescaled by 1/12.75
+
+
+def test_lr_steps_and_network_interpolation():
+    m = (50_000, 100_000, 200_000, 300_000)
+    assert [esrgan_utils.lr_factor(i, m) for i in (0, 49_999, 50_000, 250_000, 399_999)] == [1, 1, .5, .125, .0625]
+    a, b = {"w": torch.zeros(3)}, {"w": torch.ones(3)}
+    assert torch.equal(esrgan_utils.interpolate_state(a, b, 0.0)["w"], a["w"])
+    assert torch.equal(esrgan_utils.interpolate_state(a, b, 1.0)["w"], b["w"])
+    assert torch.allclose(esrgan_utils.interpolate_state(a, b, 0.8)["w"], torch.full((3,), 0.8))
+
+
+def test_vgg_layers_and_weights(tmp_path, monkeypatch):
+    before, after = sr.VGGFeatures(34, "none"), sr.VGGFeatures(35, "none")
+    assert isinstance(before.features[-1], torch.nn.Conv2d) and before.features[-1].out_channels == 512  # conv5_4
+    assert isinstance(after.features[-1], torch.nn.ReLU)
+    assert not any(p.requires_grad for p in before.parameters()) and not before.train().training
+    with pytest.raises(UserError, match="does not exist"):
+        sr.vgg19_state_dict(tmp_path / "missing.pth")
+    for var, value in offline_env().items():  # no network: the download must fail with the clear message
+        if "proxy" in var.lower():
+            monkeypatch.setenv(var, value)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    with pytest.raises(UserError, match="--vgg_weights PATH"):
+        sr.vgg19_state_dict(None)
+    from torchvision.models import vgg19
+
+    torch.save(vgg19(weights=None).state_dict(), tmp_path / "vgg.pth")  # a user's weights file loads
+    assert set(sr.vgg19_state_dict(tmp_path / "vgg.pth")) == set(vgg19(weights=None).state_dict())
+
+
+# ----------------------------------------------------------------------------------------------- train.py
+def write_hr(root, n, size=(40, 48), seed=0):
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        small = rng.integers(0, 256, (size[0] // 4, size[1] // 4, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((size[1], size[0]), Image.BICUBIC).save(root / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def hr_data(tmp_path):
+    return write_hr(tmp_path / "hr", 6), write_hr(tmp_path / "eval", 2, (36, 44), seed=1)
+
+
+TINY = {"srgan": ["--hr_size", "32", "--n_blocks", "1", "--ndf", "8"],
+        "esrgan": ["--hr_size", "32", "--n_blocks", "1", "--nf", "8", "--gc", "4", "--ndf", "8"]}
+
+
+def sr_args(folder, data, out, phase, *extra):
+    return ["--phase", phase, "--data_root", data, "--out_dir", out / "runs" / phase, "--ckpt_dir", out / phase,
+            "--batch_size", "2", "--num_workers", "0", "--log_every", "1", *TINY[folder], *extra]
+
+
+@pytest.mark.parametrize("folder", ["srgan", "esrgan"])
+def test_both_phases_evaluation_and_upscaling(folder, hr_data, tmp_path):
+    hr, eval_dir = hr_data
+    r = run_script(folder, "train", *sr_args(folder, hr, tmp_path, "psnr", "--epochs", "2", "--eval_dir", eval_dir,
+                                             "--eval_every", "1"))
+    assert r.returncode == 0, r.stderr
+    assert "| bicubic |" in r.stdout and "| model |" in r.stdout  # the table, printed after each evaluation
+    lines = [m for m in metrics_at(tmp_path / "runs" / "psnr") if "eval_model_PSNR" in m]
+    assert [m["epoch"] for m in lines] == [1, 2] and lines[0]["eval_bicubic_PSNR"] == lines[1]["eval_bicubic_PSNR"]
+    psnr_ck = torch.load(tmp_path / "psnr" / "last.pt", weights_only=True)
+    assert set(psnr_ck["nets"]) == {"G"} and psnr_ck["step"] == 6 and psnr_ck["args"]["phase"] == "psnr"
+
+    r = run_script(folder, "train", *sr_args(folder, hr, tmp_path, "gan", "--epochs", "1", "--vgg_weights", "none",
+                                             "--pretrained", tmp_path / "psnr" / "last.pt"))
+    assert r.returncode == 0, r.stderr
+    assert "generator initialised from" in r.stdout and "UNTRAINED VGG19" in r.stderr
+    gan_ck = torch.load(tmp_path / "gan" / "last.pt", weights_only=True)
+    assert set(gan_ck["nets"]) == {"G", "D"} and gan_ck["step"] == 3
+    assert "loss_adv" in metrics_at(tmp_path / "runs" / "gan")[-1]
+
+    user = write_hr(tmp_path / "user", 1, (10, 14))
+    extra = (["--interp_alpha", "0", "--psnr_checkpoint", tmp_path / "psnr" / "last.pt"] if folder == "esrgan"
+             else [])
+    r = run_script(folder, "sample", user, "--checkpoint", tmp_path / "gan" / "last.pt", "--out", tmp_path / "up",
+                   *extra)
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "up" / "0.png").size == (56, 40)  # ×4
+    if folder == "esrgan":  # α = 0 is exactly the PSNR model
+        r = run_script(folder, "sample", user, "--checkpoint", tmp_path / "psnr" / "last.pt", "--out",
+                       tmp_path / "up_psnr")
+        assert r.returncode == 0, r.stderr
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "up" / "0.png")),
+                              np.asarray(Image.open(tmp_path / "up_psnr" / "0.png")))
+
+
+def metrics_at(runs):
+    import json
+
+    return [json.loads(line) for line in (runs / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_gan_phase_resume_equals_uninterrupted(hr_data, tmp_path):
+    hr, _ = hr_data
+    a, b = tmp_path / "a", tmp_path / "b"
+    common = ["--epochs", "2", "--vgg_weights", "none", "--pretrained", "none"]
+    r = run_script("srgan", "train", *sr_args("srgan", hr, a, "gan", *common))
+    assert r.returncode == 0, r.stderr
+    r = run_script("srgan", "train", *sr_args("srgan", hr, b, "gan", *common, "--max_steps", "2"))
+    assert r.returncode == 0, r.stderr
+    r = run_script("srgan", "train", "--resume", b / "gan" / "last.pt", "--num_workers", "0", "--log_every", "1")
+    assert r.returncode == 0, r.stderr
+    assert metrics_at(a / "runs" / "gan") == metrics_at(b / "runs" / "gan")
+    ck_a, ck_b = (torch.load(p / "gan" / "last.pt", weights_only=True) for p in (a, b))
+    assert nets_equal(ck_a, ck_b) and ck_b["step"] == 6
+
+
+@pytest.mark.parametrize("folder", ["srgan", "esrgan"])
+def test_bad_inputs(folder, hr_data, tmp_path):
+    hr, _ = hr_data
+    small = write_hr(tmp_path / "small", 1, (16, 16))
+    (tmp_path / "empty").mkdir()
+    base = ["--out_dir", str(tmp_path / "runs"), "--ckpt_dir", str(tmp_path / "ck"), "--num_workers", "0",
+            *TINY[folder]]
+    cases = [
+        (["--data_root", str(tmp_path / "none")], "does not exist"),
+        (["--data_root", str(small)], "smaller than"),
+        (["--data_root", str(hr), "--hr_size", "30"], "multiple"),
+        (["--data_root", str(hr), "--eval_dir", str(tmp_path / "empty")], "eval_dir"),
+        (["--data_root", str(hr), "--phase", "gan", "--pretrained", str(tmp_path / "no.pt")], "psnr"),
+        (["--data_root", str(hr), "--phase", "gan", "--pretrained", "none", "--vgg_weights",
+          str(tmp_path / "no.pth")], "vgg_weights"),
+    ]
+    results = run_cases(folder, "train", [[*base, *args] for args, _ in cases], tmp_path)
+    failures = [(args, r["stderr"][-300:]) for (args, expected), r in zip(cases, results)
+                if not one_line_error(r, expected)]
+    assert not failures
+    (r,) = run_cases(folder, "sample", [[str(tmp_path / "none.png")]], tmp_path)
+    assert one_line_error(r, "does not exist")
