@@ -262,3 +262,17 @@ def upscale_files(G, images, out, device):
         Path(out).mkdir(parents=True, exist_ok=True)
         Image.fromarray(to_uint8(sr)).save(Path(out) / f"{Path(path).stem}.png")
     print(f"upscaled {len(images)} image(s) into {out}/")
+
+
+def evaluate_after_epoch(G, eval_files, args, run, epoch, **scalars):
+    """Every --eval_every epochs and after the last (complete epochs only): score G on --eval_dir against bicubic,
+    log `eval_<method>_<metric>` (plus `scalars`) and print the table. G runs in eval mode (BatchNorm statistics)."""
+    last = epoch + 1 == args.epochs
+    if not eval_files or not run.epoch_finished() or ((epoch + 1) % args.eval_every and not last):
+        return
+    was_training = G.training
+    G.eval()
+    result = evaluate(G, eval_files, args.scale, run.device)
+    G.train(was_training)
+    run.log(**{f"eval_{k}": v for k, v in result.items()}, **scalars)
+    print(f"epoch {epoch + 1}:\n" + score_table(result, len(eval_files), args.scale), flush=True)

@@ -18,8 +18,8 @@ import torch  # noqa: E402
 
 from common.run import (ArgumentParser, Run, add_run_args, main_guard, positive_float, positive_int,  # noqa: E402
                         unit_float)
-from common.super_resolution import (epochs_for, eval_images, evaluate, load_pretrained, make_vgg,  # noqa: E402
-                                     phase_paths, score_table)
+from common.super_resolution import (epochs_for, eval_images, evaluate_after_epoch, load_pretrained,  # noqa: E402
+                                     make_vgg, phase_paths)
 from dataset import make_dataset  # noqa: E402
 from model import Discriminator, SRResNet  # noqa: E402
 from utils import content_loss, d_loss, g_adv_loss, mse_loss, save_samples  # noqa: E402
@@ -121,13 +121,7 @@ def main(argv=None):
                     group["lr"] = args.lr * (0.1 if epoch >= args.epochs / 2 else 1.0)
         train_one_epoch(G, D, vgg, opt_G, opt_D, run, args)
         save_samples(G, *fixed, run, f"epoch_{epoch + 1:04d}")
-        last = epoch + 1 == args.epochs
-        if eval_files and run.epoch_finished() and ((epoch + 1) % args.eval_every == 0 or last):
-            G.eval()
-            result = evaluate(G, eval_files, args.scale, run.device)
-            G.train()
-            run.log(**{f"eval_{k}": v for k, v in result.items()})
-            print(f"epoch {epoch + 1}:\n" + score_table(result, len(eval_files), args.scale), flush=True)
+        evaluate_after_epoch(G, eval_files, args, run, epoch)
 
 
 if __name__ == "__main__":
