@@ -203,12 +203,20 @@ def test_an_epoch_with_evaluation_from_the_root(folder, data, tmp_path):
         assert ck["extras"]["pool_X"]["images"].shape == (2 * steps, 3, 32, 32)  # pool of 50 not yet full
 
 
-@pytest.mark.parametrize("folder", ["pix2pix", "cyclegan"])
-def test_two_steps_from_inside_the_folder(folder, data, tmp_path):
+def two_steps_from_inside_the_folder(folder, data, tmp_path):
+    """Train 2 steps with the folder as the working directory (as `cd pix2pix && python train.py`); the checkpoint."""
     r = run_script(folder, "train", *args_for(folder, data[folder], tmp_path, "--max_steps", "2"),
                    cwd=ROOT / folder)
     assert r.returncode == 0, r.stderr
-    assert torch.load(tmp_path / "ck" / "last.pt", weights_only=True)["step"] == 2
+    ck = tmp_path / "ck" / "last.pt"
+    assert torch.load(ck, weights_only=True)["step"] == 2
+    return ck
+
+
+def user_image(tmp_path, name, array):
+    (tmp_path / "user").mkdir(exist_ok=True)
+    Image.fromarray(array).save(tmp_path / "user" / name)
+    return tmp_path / "user"
 
 
 @pytest.mark.parametrize("folder", ["pix2pix", "cyclegan"])
@@ -232,12 +240,8 @@ def test_resume_equals_uninterrupted(folder, data, tmp_path):
 
 
 def test_pix2pix_sample_translates_files_folders_and_pairs(data, tmp_path):
-    r = run_script("pix2pix", "train", *args_for("pix2pix", data["pix2pix"], tmp_path, "--max_steps", "2"))
-    assert r.returncode == 0, r.stderr
-    ck = tmp_path / "ck" / "last.pt"
-    user = tmp_path / "user"
-    user.mkdir()
-    Image.fromarray(np.zeros((50, 70, 3), np.uint8)).save(user / "photo.jpg")
+    ck = two_steps_from_inside_the_folder("pix2pix", data, tmp_path)
+    user = user_image(tmp_path, "photo.jpg", np.zeros((50, 70, 3), np.uint8))
     r = run_script("pix2pix", "sample", user / "photo.jpg", "--checkpoint", ck, "--out", tmp_path / "o1")
     assert r.returncode == 0, r.stderr
     assert Image.open(tmp_path / "o1" / "photo.png").size == (32, 32)  # the training crop size
@@ -249,12 +253,8 @@ def test_pix2pix_sample_translates_files_folders_and_pairs(data, tmp_path):
 
 
 def test_cyclegan_sample_both_directions(data, tmp_path):
-    r = run_script("cyclegan", "train", *args_for("cyclegan", data["cyclegan"], tmp_path, "--max_steps", "2"))
-    assert r.returncode == 0, r.stderr
-    ck = tmp_path / "ck" / "last.pt"
-    user = tmp_path / "user"
-    user.mkdir()
-    Image.fromarray(np.full((40, 90, 3), 128, np.uint8)).save(user / "wide.png")
+    ck = two_steps_from_inside_the_folder("cyclegan", data, tmp_path)
+    user = user_image(tmp_path, "wide.png", np.full((40, 90, 3), 128, np.uint8))
     sizes = {}
     for direction in ("AtoB", "BtoA"):
         out = tmp_path / direction
