@@ -256,6 +256,12 @@ class Run:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16 if self.amp == "bf16" else torch.float16)
 
+    def set_lr(self, lr):
+        """Set the learning rate of every tracked optimizer (the papers' epoch-wise schedules)."""
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] = lr
+
     def update(self, optimizer, loss):
         """zero_grad, backward, step for one optimizer (through the fp16 GradScaler when --amp fp16)."""
         optimizer.zero_grad(set_to_none=True)

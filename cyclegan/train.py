@@ -26,7 +26,7 @@ from common.run import (ArgumentParser, Run, add_run_args, main_guard, non_negat
 from dataset import DATASETS, make_datasets  # noqa: E402
 from model import PatchDiscriminator, ResnetGenerator, default_blocks, init_weights  # noqa: E402
 from utils import (ImagePool, cycle_loss, d_loss, evaluate, g_adv_loss, identity_loss, lr_factor,  # noqa: E402
-                   save_samples, set_lr)
+                   save_samples)
 
 
 def parse_args(argv=None):
@@ -129,7 +129,7 @@ def main(argv=None):
     shown = test_sets or ([train_set[i][0] for i in range(4)], [train_set[i][1] for i in range(4)])
     fixed_x, fixed_y = (torch.stack([s[i] for i in range(min(4, len(s)))]).to(run.device) for s in shown)
     for epoch in run.epochs():
-        set_lr([opt_G, opt_D], args.lr * lr_factor(epoch, args.epochs, args.decay_epochs))
+        run.set_lr(args.lr * lr_factor(epoch, args.epochs, args.decay_epochs))
         train_one_epoch(nets, opt_G, opt_D, pools, run, args)
         save_samples(nets["G"], nets["F"], fixed_x, fixed_y, run, f"epoch_{epoch + 1:03d}")
         if test_sets and run.epoch_finished():

@@ -35,12 +35,6 @@ def lr_factor(epoch, epochs, decay_epochs):
     return 1.0 - max(0, epoch + 1 - (epochs - decay_epochs)) / (decay_epochs + 1)
 
 
-def set_lr(optimizers, lr):
-    for opt in optimizers:
-        for group in opt.param_groups:
-            group["lr"] = lr
-
-
 class ImagePool:
     """The history of generated images D is trained on (paper, Section 4, from Shrivastava et al. 2017): "we
     update the discriminators using a history of generated images rather than the ones produced by the latest

@@ -121,9 +121,7 @@ def main(argv=None):
     fixed = [torch.stack(t).to(run.device) for t in zip(*(dataset[(i, i)] for i in range(min(4, len(dataset)))))]
     for epoch in run.epochs():
         factor = lr_factor(epoch * run.n_batches, MILESTONES[args.phase])
-        for opt in optimizers.values():
-            for group in opt.param_groups:
-                group["lr"] = args.lr * factor
+        run.set_lr(args.lr * factor)
         train_one_epoch(G, D, vgg, opt_G, opt_D, run, args)
         save_samples(G, *fixed, run, f"epoch_{epoch + 1:04d}")
         evaluate_after_epoch(G, eval_files, args, run, epoch, lr=args.lr * factor)

@@ -21,7 +21,7 @@ from common.run import (ArgumentParser, Run, add_run_args, main_guard, non_negat
                         positive_int, unit_float)
 from dataset import DATASETS, make_datasets  # noqa: E402
 from model import PatchDiscriminator, UNetGenerator, init_weights  # noqa: E402
-from utils import d_loss, evaluate, g_adv_loss, l1_loss, lr_factor, save_samples, set_lr  # noqa: E402
+from utils import d_loss, evaluate, g_adv_loss, l1_loss, lr_factor, save_samples  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -113,7 +113,7 @@ def main(argv=None):
     eval_loader = (torch.utils.data.DataLoader(eval_set, batch_size=1, num_workers=args.num_workers)
                    if eval_set else None)  # batch 1: BatchNorm on each test image's own statistics (the paper)
     for epoch in run.epochs():
-        set_lr([opt_G, opt_D], args.lr * lr_factor(epoch, args.epochs, args.decay_epochs))
+        run.set_lr(args.lr * lr_factor(epoch, args.epochs, args.decay_epochs))
         train_one_epoch(G, D, opt_G, opt_D, run, args)
         save_samples(G, *fixed, run, f"epoch_{epoch + 1:03d}")
         if eval_loader is not None and run.epoch_finished():

@@ -34,12 +34,6 @@ def lr_factor(epoch, epochs, decay_epochs):
     return 1.0 - max(0, epoch + 1 - constant) / (decay_epochs + 1)
 
 
-def set_lr(optimizers, lr):
-    for opt in optimizers:
-        for group in opt.param_groups:
-            group["lr"] = lr
-
-
 @contextlib.contextmanager
 def paper_test_mode(G, seed=0):
     """Run G "in exactly the same manner as during the training phase" (paper, Section 3.3): dropout on and

@@ -116,9 +116,7 @@ def main(argv=None):
     fixed = [torch.stack(t).to(run.device) for t in zip(*(dataset[(i, i)] for i in range(min(4, len(dataset)))))]
     for epoch in run.epochs():
         if args.phase == "gan":  # 10⁵ iterations at 1e-4, then 10⁵ at 1e-5 (the paper)
-            for opt in optimizers.values():
-                for group in opt.param_groups:
-                    group["lr"] = args.lr * (0.1 if epoch >= args.epochs / 2 else 1.0)
+            run.set_lr(args.lr * (0.1 if epoch >= args.epochs / 2 else 1.0))
         train_one_epoch(G, D, vgg, opt_G, opt_D, run, args)
         save_samples(G, *fixed, run, f"epoch_{epoch + 1:04d}")
         evaluate_after_epoch(G, eval_files, args, run, epoch)
