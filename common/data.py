@@ -266,6 +266,19 @@ def download_archive(url, root, what, layout):
                         f"yourself and unpack it so that {layout}") from None
 
 
+def named_dataset_root(data_root, dataset, url, marker, what, layout):
+    """The folder of a dataset named on the command line: `data_root` itself for `--dataset folder`, else
+    <data_root>/<dataset>, downloaded from `url` (formatted with the name) when <root>/<marker> is missing."""
+    if Path(data_root).is_file():
+        raise DataError(f"--data_root {data_root} is a file, not a folder; pass the folder that holds the data")
+    if dataset == "folder":
+        return Path(data_root)
+    root = Path(data_root) / dataset
+    if not (root / marker).is_dir():
+        download_archive(url.format(dataset), data_root, f"{what} {dataset}", layout.format(root=root))
+    return root
+
+
 def image_files(folder, what):
     """The images in `folder` (sorted), or a DataError naming the folder and what should be in it."""
     folder = Path(folder)

@@ -6,12 +6,9 @@ as the official code, so which y meets which x changes every epoch. Training aug
 (Appendix 7.1, the official `resize_and_crop`): resize to 286×286, random 256×256 crop, random mirroring, drawn
 separately for the two images (they are unpaired).
 """
-from pathlib import Path
-
 from torch.utils.data import Dataset
 
-from common.data import download_archive, image_files, read_image
-from common.errors import DataError
+from common.data import image_files, named_dataset_root, read_image
 
 # The paper's datasets as the authors host them (one .zip each, unpacking to <name>/trainA, trainB, testA, testB)
 URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/{}.zip"
@@ -21,15 +18,8 @@ DATASETS = ("horse2zebra", "apple2orange", "summer2winter_yosemite", "monet2phot
 
 def find_root(args):
     """<data_root>/<dataset> (downloaded when missing), or `--data_root` itself for `--dataset folder`."""
-    if Path(args.data_root).is_file():
-        raise DataError(f"--data_root {args.data_root} is a file, not a folder; pass the folder that holds the data")
-    if args.dataset == "folder":
-        return Path(args.data_root)
-    root = Path(args.data_root) / args.dataset
-    if not (root / "trainA").is_dir():
-        download_archive(URL.format(args.dataset), args.data_root, f"CycleGAN {args.dataset}",
-                         f"{root}/trainA/ and {root}/trainB/ hold the two image sets")
-    return root
+    return named_dataset_root(args.data_root, args.dataset, URL, "trainA", "CycleGAN",
+                              "{root}/trainA/ and {root}/trainB/ hold the two image sets")
 
 
 def transform(load_size, crop_size, train):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from common.data import IMAGE_EXTS, download_archive, find_images, image_files, read_image
+from common.data import IMAGE_EXTS, find_images, image_files, named_dataset_root, read_image
 from common.errors import DataError
 
 # The paper's datasets, as the authors host them (one .tar.gz each, unpacking to <name>/train, test, val)
@@ -20,15 +20,8 @@ DATASETS = ("facades", "maps", "edges2shoes", "edges2handbags", "cityscapes", "n
 def find_pairs(args):
     """The folder of AB images: `--data_root` itself for `--dataset folder`, else <data_root>/<dataset>
     (downloaded there when missing)."""
-    if Path(args.data_root).is_file():
-        raise DataError(f"--data_root {args.data_root} is a file, not a folder; pass the folder that holds the data")
-    if args.dataset == "folder":
-        return Path(args.data_root)
-    root = Path(args.data_root) / args.dataset
-    if not (root / "train").is_dir():
-        download_archive(URL.format(args.dataset), args.data_root, f"pix2pix {args.dataset}",
-                         f"{root}/train/ holds the side-by-side A|B images")
-    return root
+    return named_dataset_root(args.data_root, args.dataset, URL, "train", "pix2pix",
+                              "{root}/train/ holds the side-by-side A|B images")
 
 
 def split_dir(root, split):
