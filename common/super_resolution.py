@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
-from common.data import find_images, read_image
+from common.data import image_files, read_image
 from common.errors import UserError
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -81,11 +81,7 @@ def scores(sr, hr, scale):
 
 def eval_images(folder):
     """The HR evaluation images of `--eval_dir`, or a one-line error."""
-    folder = Path(folder)
-    files = find_images(folder) if folder.is_dir() else []
-    if not files:
-        raise UserError(f"--eval_dir {folder}: no images there; pass a folder of HR images (e.g. Set5, Set14)")
-    return files
+    return image_files(folder, "the HR images of --eval_dir (e.g. Set5, Set14)")
 
 
 @torch.no_grad()
@@ -170,8 +166,6 @@ class SRCrops(torch.utils.data.Dataset):
     in [0, 1]. The crop and flips come from the sampler's per-sample seed, so --resume replays them exactly."""
 
     def __init__(self, folder, hr_size, scale, rotate, crops_per_image=1):
-        from common.data import image_files
-
         if hr_size % scale:
             raise UserError(f"--hr_size {hr_size} is not a multiple of --scale {scale}")
         self.files = image_files(folder, "HR training images (e.g. DIV2K_train_HR)")
@@ -184,10 +178,11 @@ class SRCrops(torch.utils.data.Dataset):
         return len(self.files) * self.repeat  # each image gives `repeat` random crops per epoch
 
     def crop(self, i, rng):
-        hr = read_image(self.files[i % len(self.files)], 3)
+        path = self.files[i % len(self.files)]
+        hr = read_image(path, 3)
         h, w = hr.shape[:2]
         if min(h, w) < self.hr_size:
-            raise UserError(f"{self.files[i % len(self.files)]} is {w}×{h}, smaller than the {self.hr_size}×"
+            raise UserError(f"{path} is {w}×{h}, smaller than the {self.hr_size}×"
                             f"{self.hr_size} training crop; remove it or lower --hr_size")
         y, x = rng.integers(0, h - self.hr_size + 1), rng.integers(0, w - self.hr_size + 1)
         return hr[y:y + self.hr_size, x:x + self.hr_size]
