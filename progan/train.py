@@ -58,10 +58,9 @@ def check_args(args):
     if r < 8 or r & (r - 1):
         raise UserError(f"--max_resolution {r}: ProGAN doubles from 4×4, so it needs a power of two >= 8")
     try:
-        args.batch_size_map = parse_batch_sizes(args.batch_sizes)
+        parse_batch_sizes(args.batch_sizes)
     except ValueError as e:
         raise UserError(str(e)) from None
-    args.epochs = len(phases(r.bit_length() - 3))  # one "epoch" of the run loop per phase
 
 
 def train_one_epoch(G, D, G_ema, opt_G, opt_D, run, args, level, fading, max_level):
@@ -94,7 +93,6 @@ def main(argv=None):
     check_args(args)
     run = Run(args, "progan", argv)  # on --resume, args become the checkpoint's
     args = run.args
-    check_args(args)
     dataset = make_dataset(args)
     args.channels = dataset.source.channels  # resolved, so sample.py and --resume rebuild the same nets
 
@@ -111,11 +109,13 @@ def main(argv=None):
 
     max_level = G.max_level
     schedule = phases(max_level)
+    args.epochs = len(schedule)  # one "epoch" of the run loop per phase
+    batch_sizes = parse_batch_sizes(args.batch_sizes)
     fixed_z = run.fixed_noise(64, args.latent_dim)
     for epoch in run.epochs():
         level, fading = schedule[epoch]
         resolution = 4 * 2 ** level
-        batch = batch_size_at(resolution, args.batch_size_map)
+        batch = batch_size_at(resolution, batch_sizes)
         if run.batch_in_epoch == 0 and fading:  # a new resolution: fresh Adam moments (the official code)
             opt_G.state.clear()
             opt_D.state.clear()
