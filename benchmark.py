@@ -3,6 +3,7 @@
     python benchmark.py                                   # all architectures, the default (fast) path
     python benchmark.py --arch dcgan --steps 50 --compare-eager   # + the plain fp32 eager path, and the ratio
     python benchmark.py --arch pix2pix cyclegan --compare-eager --compile
+    python benchmark.py --arch pix2pix cyclegan srgan esrgan --compare-eager --cuda_graphs
 
 Each measurement runs the folder's real train.py (its own process: every folder has a model.py, and a fresh
 process gives a clean peak-memory figure) on generated images at the architecture's training resolution, with
@@ -16,6 +17,7 @@ Paths compared:
            channels_last in the folders where it measured faster
   nchw     --fast on (NCHW) and nhwc: --fast channels_last, with --layouts: what channels_last brings
   compile  default + --compile (torch.compile; the critics of wgan_gp and cgan stay eager: double backward)
+  graphs   default + --cuda_graphs (the step recorded as a CUDA graph; pix2pix, cyclegan, srgan, esrgan only)
 A "step" is one optimizer step of D/critic (WGAN family: one critic step; G steps every n_critic of them).
 """
 import argparse
@@ -33,6 +35,7 @@ ROOT = Path(__file__).resolve().parent
 ARCHS = ["simple_gan", "dcgan", "wgan", "wgan_gp", "cgan", "pix2pix", "cyclegan", "srgan", "esrgan"]
 BATCH = {"simple_gan": 32, "dcgan": 128, "wgan": 64, "wgan_gp": 64, "cgan": 64, "pix2pix": 1, "cyclegan": 1,
          "srgan": 16, "esrgan": 16}
+GRAPHS = {"pix2pix", "cyclegan", "srgan", "esrgan"}  # the folders with --cuda_graphs
 # progan is not here: its step depends on the phase (4×4 ... 1024×1024); time a phase with --time_steps instead
 
 
@@ -45,9 +48,13 @@ def parse_args(argv=None):
     p.add_argument("--compare-eager", dest="compare_eager", action="store_true",
                    help="also run the plain fp32 eager path and print the speed-up")
     p.add_argument("--compile", action="store_true", help="also run the default path with --compile")
+    p.add_argument("--cuda_graphs", action="store_true",
+                   help="also run the default path with --cuda_graphs (the folders that have it)")
     p.add_argument("--layouts", action="store_true",
                    help="run the fast path both ways, NCHW (--fast on) and channels_last, instead of the default")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--amp", default=None, choices=["auto", "off", "bf16", "fp16"],
+                   help="--amp of every path but eager (default: the folders' own, auto); e.g. bf16 on AMX CPUs")
     p.add_argument("--batch_size", type=int, default=None, help="override every default batch size (CPU smoke runs)")
     p.add_argument("--num_workers", type=int, default=4, help="DataLoader workers of the file-reading paths")
     p.add_argument("--json", default=None, help="also write the results to this file")
@@ -94,7 +101,7 @@ def make_data(arch, root, n_images):
 
 # ----------------------------------------------------------------------------------------------- runs
 PATHS = {"eager": ["--amp", "off", "--fast", "off"], "default": [], "nchw": ["--fast", "on"],
-         "nhwc": ["--fast", "channels_last"], "compile": ["--compile"]}
+         "nhwc": ["--fast", "channels_last"], "compile": ["--compile"], "graphs": ["--cuda_graphs"]}
 
 
 def measure(arch, path, data_flags, args, work):
@@ -106,6 +113,8 @@ def measure(arch, path, data_flags, args, work):
            "--out_dir", str(work / "runs" / f"{arch}_{path}"), "--ckpt_dir", str(work / "ck" / f"{arch}_{path}")]
     if arch in ("pix2pix", "cyclegan"):
         cmd += ["--decay_epochs", "0"]
+    if args.amp and path != "eager":
+        cmd += ["--amp", args.amp]
     env = dict(os.environ, NO_ALBUMENTATIONS_UPDATE="1", PYTHONUNBUFFERED="1")
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if args.logs:
@@ -135,7 +144,13 @@ def table(results):
 def environment():
     import torch
 
-    name = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or "cpu"
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name()
+    else:
+        models = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                  if ln.startswith("model name")] if Path("/proc/cpuinfo").exists() else []
+        name = (f"{models[0] if models else platform.processor() or 'CPU'}, {torch.get_num_threads()} threads, "
+                f"AMX {'yes' if getattr(torch.cpu, '_is_amx_tile_supported', lambda: False)() else 'no'}")
     return (f"device: {name}; torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN "
             f"{torch.backends.cudnn.version()}, Python {platform.python_version()}")
 
@@ -143,7 +158,7 @@ def environment():
 def main(argv=None):
     args = parse_args(argv)
     paths = ((["eager"] if args.compare_eager else []) + (["nchw", "nhwc"] if args.layouts else ["default"])
-             + (["compile"] if args.compile else []))
+             + (["compile"] if args.compile else []) + (["graphs"] if args.cuda_graphs else []))
     results = []
     with tempfile.TemporaryDirectory(prefix="gans_bench_") as tmp:
         work = Path(tmp)
@@ -151,6 +166,8 @@ def main(argv=None):
             batch = args.batch_size or BATCH[arch]
             data_flags = make_data(arch, work / "data", batch * (args.warmup + args.steps + 1))
             for path in paths:
+                if path == "graphs" and arch not in GRAPHS:
+                    continue
                 result = measure(arch, path, data_flags, args, work)
                 results.append(result)
                 print(json.dumps(result), file=sys.stderr, flush=True)

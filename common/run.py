@@ -31,7 +31,7 @@ from common.errors import CheckpointError, NonFiniteError, UserError
 
 # Flags that describe how this process runs, not what is trained: always taken from the command line.
 CONTROL_FLAGS = {"resume", "device", "num_workers", "log_every", "max_steps", "amp", "fast", "compile",
-                 "time_steps"}
+                 "cuda_graphs", "time_steps"}
 # Flags a resumed run keeps from the checkpoint unless given again (where the run lives, how long it runs).
 CONTINUITY_FLAGS = {"epochs", "data_root", "out_dir", "ckpt_dir"}
 
@@ -76,8 +76,9 @@ def unit_float(text):
     return value
 
 
-def add_run_args(parser, folder):
-    """The flags every train.py shares, with defaults inside the architecture's folder (works from any cwd)."""
+def add_run_args(parser, folder, cuda_graphs=False):
+    """The flags every train.py shares, with defaults inside the architecture's folder (works from any cwd).
+    cuda_graphs: the folder's train_one_epoch runs its step through Run.graphed, so --cuda_graphs exists."""
     folder = Path(folder)
     g = parser.add_argument_group("run (same in every folder)")
     g.add_argument("--data_root", default=str(folder.parent / "data"),
@@ -97,11 +98,17 @@ def add_run_args(parser, folder):
     g.add_argument("--max_steps", type=positive_int, default=None,
                    help="stop (and save) after this many optimizer steps in total; for smoke tests")
     g.add_argument("--amp", default="auto", choices=["auto", "off", "bf16", "fp16"],
-                   help="mixed precision autocast: auto = bf16 on CUDA, off elsewhere (fp16 adds a GradScaler)")
+                   help="mixed precision autocast: auto = bf16 on CUDA, off elsewhere (fp16 adds a GradScaler); on "
+                        "CPUs with AMX units (Xeon since Sapphire Rapids) --amp bf16 trains 1.5-2.8x faster")
     g.add_argument("--fast", default="on", choices=["on", "channels_last", "off"],
-                   help="on (CUDA only): TF32 matmuls/convs, fused Adam, small fixed-transform datasets held on the "
-                        "GPU; channels_last: also NHWC nets; off: none of them (plain fp32 eager, with --amp off)")
+                   help="on: fused Adam, and on CUDA TF32 matmuls/convs and small fixed-transform datasets held on "
+                        "the GPU; channels_last: also NHWC nets; off: none of them (plain fp32 eager, with --amp off)")
     g.add_argument("--compile", action="store_true", help="torch.compile the nets (opt-in: compiling takes minutes)")
+    if cuda_graphs:
+        g.add_argument("--cuda_graphs", action="store_true",
+                       help="record the training step once as a CUDA graph and replay it (opt-in, CUDA only; "
+                            "for steps bound by kernel launches: batch 1, small crops). Experimental: not yet run "
+                            "on a GPU by this project (README.md, Speed)")
     g.add_argument("--time_steps", type=non_negative_int, default=None, metavar="WARMUP",
                    help="after WARMUP steps, time the rest of the run; print images/s and peak GPU memory at the end")
     return parser
@@ -163,6 +170,25 @@ def reproducible_cpu_math():
         os.environ.setdefault("MKL_CBWR", "AVX2,STRICT")  # read by MKL at its first call, not at import
 
 
+def cpu_has_amx():
+    """True on x86 CPUs with AMX tile units (Intel Xeon since Sapphire Rapids): oneDNN runs bf16 convolutions
+    and matmuls on them, 2-3.5x faster than fp32 on this project's CPU. Elsewhere bf16 is emulated and slower."""
+    check = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private, hence the getattr
+    return bool(check and check())
+
+
+def check_cuda_graphs(args, device, amp):
+    if device.type != "cuda":
+        raise UserError(f"--cuda_graphs records CUDA kernels, but the device is {device.type}; drop --cuda_graphs")
+    if args.fast == "off":
+        raise UserError("--cuda_graphs needs the fused (capturable) Adam of --fast on; drop --fast off")
+    if amp == "fp16":
+        raise UserError("--cuda_graphs cannot replay fp16's GradScaler (it checks for inf on the host every step); "
+                        "use --amp bf16 or --amp off")
+    if args.compile:
+        raise UserError("--cuda_graphs and --compile both record the step; pick one")
+
+
 def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -187,11 +213,20 @@ class Run:
         self.device = pick_device(args.device)
         reproducible_cpu_math()
         seed_everything(args.seed)
-        cuda = self.device.type == "cuda"
-        self.amp = ("bf16" if cuda else "off") if args.amp == "auto" else args.amp
-        self.fast = args.fast != "off" and cuda  # each speed-up below is measured in benchmark.py
+        cuda, cpu = self.device.type == "cuda", self.device.type == "cpu"
+        self.amp = args.amp
+        if args.amp == "auto":  # see README.md, Speed
+            self.amp = "bf16" if cuda else "off"
+            if cpu and cpu_has_amx():  # opt-in on a CPU: it measured slower for tiny nets (the test suite)
+                print("note: this CPU has AMX units: --amp bf16 trained 1.5-2.8x faster on such a CPU "
+                      "(README.md, Speed, On a CPU)", flush=True)
+        self.fast = args.fast != "off" and (cuda or cpu)  # each speed-up below is measured in benchmark.py
         self.channels_last = self.fast and args.fast == "channels_last"  # default where it measured faster
         self.fused = self.fast  # fused Adam: one kernel for all parameters instead of a few per tensor
+        self.cuda_graphs = getattr(args, "cuda_graphs", False)
+        self.graph_warmups = {}  # eager steps run so far per step function, before its first capture
+        if self.cuda_graphs:
+            check_cuda_graphs(args, self.device, self.amp)
         if cuda:
             torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
         if self.fast:  # TF32 tensor cores for fp32 matmuls and convs (10 mantissa bits; the rest runs in bf16)
@@ -239,10 +274,12 @@ class Run:
                     raise CheckpointError(f"{path} has no {group[:-1]} '{name}'; it was written by another "
                                           "version of this train.py: start a new run")
                 load_state(obj, ck[group][name], name, path)
-        for opt in self.optimizers.values():  # fused is a property of this machine, not of the checkpoint
+        for opt in self.optimizers.values():  # fused/capturable belong to this run, not to the checkpoint
             for group in opt.param_groups:
                 if "fused" in group:
                     group["fused"] = self.fused
+                if "capturable" in group:
+                    group["capturable"] = False  # CUDAGraphStep sets it when it records
         if ck.get("scaler"):
             self.scaler.load_state_dict(ck["scaler"])
         self.epoch, self.step, self.batch_in_epoch = ck["epoch"], ck["step"], ck["batch_in_epoch"]
@@ -269,7 +306,13 @@ class Run:
     def autocast(self):
         if self.amp == "off":
             return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.bfloat16 if self.amp == "bf16" else torch.float16)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16 if self.amp == "bf16" else torch.float16,
+                              cache_enabled=not self.cuda_graphs)  # a graph cannot hold autocast's weight cache
+
+    def graphed(self, step, *optimizers):
+        """`step(*tensors)` → dict of scalar tensors: one whole training step that updates `optimizers`. Returned
+        as is, or with --cuda_graphs wrapped in a CUDAGraphStep (recorded once, replayed)."""
+        return CUDAGraphStep(step, optimizers, self) if self.cuda_graphs else step
 
     def set_lr(self, lr):
         """Set the learning rate of every tracked optimizer (the papers' epoch-wise schedules)."""
@@ -447,6 +490,62 @@ class Run:
         self.interrupted = True
         print("\nCtrl-C: finishing this step and saving a checkpoint (Ctrl-C again quits without saving)",
               file=sys.stderr, flush=True)
+
+
+class CUDAGraphStep:
+    """A whole training step (forwards, backwards, optimizer steps) recorded once as a CUDA graph and then
+    replayed: one launch per step instead of hundreds of kernel launches, for the models whose step is bound by
+    the host (pix2pix and CycleGAN at batch 1, the SR models). PyTorch's whole-network capture recipe (docs:
+    CUDA semantics > CUDA Graphs): eager steps on a side stream first (cuDNN autotuning, allocation of the
+    gradients and the optimizer state), then one capture with the optimizers made capturable; each later call
+    copies its inputs into the graph's static input tensors and replays. Its outputs (the step's scalars) are
+    the graph's static tensors, overwritten by the next replay: read them before the next call.
+
+    The learning rates are constants inside the recorded kernels, so a changed lr (the papers' schedules) is
+    recorded again, as are inputs of a new shape; so is a new instance (train_one_epoch builds one per epoch),
+    while the eager warm-up runs once per Run and step function. Host-side logic (CycleGAN's image pool) stays
+    outside: two graphs there.
+    """
+
+    WARMUP = 3  # eager steps before the first capture (PyTorch's recipe: a few, on a side stream)
+
+    def __init__(self, step, optimizers, run):
+        self.step, self.optimizers, self.run = step, optimizers, run
+        self.graph = self.static_in = self.static_out = self.lrs = None
+
+    def learning_rates(self):
+        return tuple(float(g["lr"]) for opt in self.optimizers for g in opt.param_groups)
+
+    def __call__(self, *inputs):
+        warmups = self.run.graph_warmups
+        if warmups.get(self.step.__name__, 0) < self.WARMUP:  # eager, on a side stream as capture needs
+            warmups[self.step.__name__] = warmups.get(self.step.__name__, 0) + 1
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                out = self.step(*inputs)
+            torch.cuda.current_stream().wait_stream(side)
+            return out
+        if (self.graph is None or self.learning_rates() != self.lrs
+                or [x.shape for x in inputs] != [x.shape for x in self.static_in]):
+            self.capture(inputs)
+        for static, x in zip(self.static_in, inputs):
+            static.copy_(x, non_blocking=True)
+        self.graph.replay()
+        return self.static_out
+
+    def capture(self, inputs):
+        self.graph = self.static_out = None  # frees the previous recording's memory pool
+        for opt in self.optimizers:
+            for group in opt.param_groups:
+                group["capturable"] = True  # step counts and bias corrections stay on the GPU, inside the graph
+            opt.zero_grad(set_to_none=True)  # gradients are then allocated in the graph's own memory pool
+        self.static_in = [x.detach().clone() for x in inputs]
+        self.lrs = self.learning_rates()
+        torch.cuda.synchronize()
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):  # records only: nothing runs until replay()
+            self.static_out = self.step(*self.static_in)
 
 
 def main_guard(main):

@@ -51,7 +51,7 @@ def parse_args(argv=None):
     p.add_argument("--dataset", default="horse2zebra", choices=DATASETS,
                    help="a paper dataset under <data_root>/<name>/ (downloaded if missing), or folder = "
                         "--data_root holds trainA/ trainB/ (and testA/ testB/)")
-    add_run_args(p, HERE)
+    add_run_args(p, HERE, cuda_graphs=True)
     return p.parse_args(argv)
 
 
@@ -72,10 +72,8 @@ def check_args(args):
 
 def train_one_epoch(nets, opt_G, opt_D, pools, run, args):
     G, F, D_X, D_Y = nets["G"], nets["F"], nets["D_X"], nets["D_Y"]
-    for x, y in run.batches():
-        x = x.to(run.device, non_blocking=True)  # (B, 3, 256, 256) from X, in [-1, 1]
-        y = y.to(run.device, non_blocking=True)  # (B, 3, 256, 256) from Y
 
+    def g_step(x, y):  # x: (B, 3, 256, 256) from X, y: (B, 3, 256, 256) from Y, in [-1, 1]
         # (1) Update G and F: fool D_Y and D_X (least squares), F(G(x)) ≈ x and G(F(y)) ≈ y, G(y) ≈ y, F(x) ≈ x
         D_X.requires_grad_(False)  # the G step needs gradients through D, not for D's weights
         D_Y.requires_grad_(False)
@@ -92,15 +90,24 @@ def train_one_epoch(nets, opt_G, opt_D, pools, run, args):
         run.update(opt_G, loss_G)
         D_X.requires_grad_(True)
         D_Y.requires_grad_(True)
+        return dict(loss_G=loss_G, loss_G_adv=loss_G_adv, loss_F_adv=loss_F_adv, loss_cyc_X=loss_cyc_X,
+                    loss_cyc_Y=loss_cyc_Y), fake_y.detach(), fake_x.detach()
 
+    def d_step(x, y, seen_fake_y, seen_fake_x):
         # (2) Update D_Y and D_X: real → 1, fake (drawn from the pools of past fakes) → 0, each loss halved
         with run.autocast():
-            loss_D_Y = d_loss(D_Y(y), D_Y(pools["Y"].query(fake_y)))
-            loss_D_X = d_loss(D_X(x), D_X(pools["X"].query(fake_x)))
+            loss_D_Y = d_loss(D_Y(y), D_Y(seen_fake_y))
+            loss_D_X = d_loss(D_X(x), D_X(seen_fake_x))
         run.update(opt_D, loss_D_Y + loss_D_X)  # one Adam over both: their parameters are disjoint
+        return dict(loss_D_Y=loss_D_Y, loss_D_X=loss_D_X)
 
-        run.step_done(loss_G=loss_G, loss_G_adv=loss_G_adv, loss_F_adv=loss_F_adv, loss_cyc_X=loss_cyc_X,
-                      loss_cyc_Y=loss_cyc_Y, loss_D_Y=loss_D_Y, loss_D_X=loss_D_X)
+    # --cuda_graphs: two recordings, replayed (batch 1 is launch-bound); the pools' draws stay on the host
+    g_step, d_step = run.graphed(g_step, opt_G), run.graphed(d_step, opt_D)
+    for x, y in run.batches():
+        x, y = x.to(run.device, non_blocking=True), y.to(run.device, non_blocking=True)
+        g_scalars, fake_y, fake_x = g_step(x, y)
+        d_scalars = d_step(x, y, pools["Y"].query(fake_y), pools["X"].query(fake_x))
+        run.step_done(**g_scalars, **d_scalars)
 
 
 def main(argv=None):

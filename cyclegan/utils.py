@@ -42,6 +42,7 @@ class ImagePool:
     probability ½, used as is, or swapped with a random stored one, which D sees instead (the official code).
 
     Its contents and the torch RNG it draws from are in the checkpoint, so a resumed run sees the same history.
+    It stores copies: with --cuda_graphs the fakes live in the graph's output buffer, overwritten every step.
     """
 
     def __init__(self, size=50, device="cpu"):
@@ -53,7 +54,7 @@ class ImagePool:
             return fakes
         out = []
         for image in fakes.detach():
-            image = image.unsqueeze(0)
+            image = image.unsqueeze(0).clone()  # (1, C, H, W)
             if len(self.images) < self.size:
                 self.images.append(image)
                 out.append(image)

@@ -54,7 +54,7 @@ def parse_args(argv=None):
                    help="random crops of each HR image per epoch (for small HR sets)")
     p.add_argument("--eval_dir", default=None, help="HR images scored (PSNR/SSIM on Y vs bicubic) after epochs")
     p.add_argument("--eval_every", type=positive_int, default=10, help="epochs between evaluations (and the last)")
-    add_run_args(p, HERE)
+    add_run_args(p, HERE, cuda_graphs=True)
     p.set_defaults(data_root=str(HERE.parent / "data" / "DIV2K_train_HR"))
     args = p.parse_args(argv)
     args.iterations = args.iterations or (1_000_000 if args.phase == "psnr" else 400_000)
@@ -64,16 +64,13 @@ def parse_args(argv=None):
 
 
 def train_one_epoch(G, D, vgg, opt_G, opt_D, run, args):
-    for lr_img, hr in run.batches():
-        lr_img = lr_img.to(run.device, non_blocking=True)  # (B, 3, 32, 32) in [0, 1]
-        hr = hr.to(run.device, non_blocking=True)          # (B, 3, 128, 128)
-        if args.phase == "psnr":  # PSNR-oriented RRDBNet: minimize L1
-            with run.autocast():
-                loss_G = l1_loss(G(lr_img).float(), hr)
-            run.update(opt_G, loss_G)
-            run.step_done(loss_G_L1=loss_G)
-            continue
+    def psnr_step(lr_img, hr):  # PSNR-oriented RRDBNet: minimize L1
+        with run.autocast():
+            loss_G = l1_loss(G(lr_img).float(), hr)
+        run.update(opt_G, loss_G)
+        return dict(loss_G_L1=loss_G)
 
+    def gan_step(lr_img, hr):  # lr_img: (B, 3, 32, 32), hr: (B, 3, 128, 128), in [0, 1]
         # (1) Update D: relativistic average, real should look more real than the average fake and vice versa
         with run.autocast():
             sr = G(lr_img)  # (B, 3, 128, 128)
@@ -90,7 +87,12 @@ def train_one_epoch(G, D, vgg, opt_G, opt_D, run, args):
             loss_l1 = l1_loss(sr.float(), hr)
             loss_G = loss_percep + args.adv_weight * loss_adv + args.l1_weight * loss_l1
         run.update(opt_G, loss_G)
-        run.step_done(loss_D=loss_D, loss_G=loss_G, loss_percep=loss_percep, loss_adv=loss_adv, loss_l1=loss_l1)
+        return dict(loss_D=loss_D, loss_G=loss_G, loss_percep=loss_percep, loss_adv=loss_adv, loss_l1=loss_l1)
+
+    # --cuda_graphs: recorded once, replayed (the step is launch-bound at batch 16 on small crops)
+    step = run.graphed(psnr_step, opt_G) if args.phase == "psnr" else run.graphed(gan_step, opt_D, opt_G)
+    for lr_img, hr in run.batches():
+        run.step_done(**step(lr_img.to(run.device, non_blocking=True), hr.to(run.device, non_blocking=True)))
 
 
 def main(argv=None):

@@ -3,10 +3,13 @@ batches as the DataLoader, sampler tuples for unpaired data and augmentation see
 with fused Adam on a GPU resumes on a CPU. (No timing assertions: CI machines vary.)"""
 import subprocess
 import sys
+import types
 
+import pytest
 import torch
 
 from common.data import EpochSampler, ImageDataset, load_source, make_loader, square_transform
+from common.run import CUDAGraphStep, cpu_has_amx
 from conftest import ROOT, offline_env, run_script, train_args
 
 
@@ -51,18 +54,71 @@ def test_sampler_tuples_depend_only_on_seed_and_epoch():
     assert list(EpochSampler(10, 2, 3)) == [t[0] for t in full]  # plain indices: the same permutation
 
 
-def test_fused_adam_checkpoint_resumes_on_cpu(digits, tmp_path):
-    """A GPU run saves `fused: True` in Adam's param groups; resuming on a CPU must not inherit it."""
+def test_gpu_checkpoint_resumes_on_cpu(digits, tmp_path):
+    """A GPU run saves `fused: True` (and with --cuda_graphs `capturable: True`) in Adam's param groups; a run
+    resumed elsewhere sets both for itself instead of inheriting them."""
     r = run_script("dcgan", "train", *train_args("dcgan", digits, tmp_path, "--max_steps", 2))
     assert r.returncode == 0, r.stderr
     ck = torch.load(tmp_path / "ck" / "last.pt", weights_only=True)
     for opt in ck["optimizers"].values():
         for group in opt["param_groups"]:
-            group["fused"] = True
+            group["fused"], group["capturable"] = True, True
     torch.save(ck, tmp_path / "gpu.pt")
-    r = run_script("dcgan", "train", "--resume", tmp_path / "gpu.pt", "--ckpt_dir", tmp_path / "ck2",
+    r = run_script("dcgan", "train", "--resume", tmp_path / "gpu.pt", "--ckpt_dir", tmp_path / "ck2", "--fast", "off",
                    "--num_workers", 0, "--max_steps", 4, "--time_steps", 1)
     assert r.returncode == 0, r.stderr
     ck = torch.load(tmp_path / "ck2" / "last.pt", weights_only=True)
-    assert ck["step"] == 4 and ck["optimizers"]["G"]["param_groups"][0]["fused"] is False
-    assert '"amp": "off"' in r.stdout and "TIMING" in r.stdout  # --amp auto is off on a CPU; --time_steps reports
+    group = ck["optimizers"]["G"]["param_groups"][0]
+    assert ck["step"] == 4 and group["fused"] is False and group["capturable"] is False
+    assert "TIMING" in r.stdout  # --time_steps reports
+    # --amp auto is fp32 on any CPU; where the CPU has AMX units, one line says that --amp bf16 is faster there
+    assert '"amp": "off"' in r.stdout
+    assert ("note: this CPU has AMX units: --amp bf16" in r.stdout) == cpu_has_amx()
+
+
+def test_cuda_graphs_is_opt_in_and_cuda_only(tmp_path):
+    for folder in ("pix2pix", "cyclegan", "srgan", "esrgan"):
+        r = run_script(folder, "train", "--cuda_graphs", "--device", "cpu", "--out_dir", tmp_path)
+        assert r.returncode == 2 and r.stderr.strip() == ("error: --cuda_graphs records CUDA kernels, but the device "
+                                                          "is cpu; drop --cuda_graphs"), (folder, r.stderr)
+    r = run_script("dcgan", "train", "--cuda_graphs")  # a folder whose step is not launch-bound has no such flag
+    assert r.returncode == 2 and "unrecognized arguments: --cuda_graphs" in r.stderr
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")
+
+
+@needs_cuda
+def test_cuda_graph_step_trains_as_the_eager_step():
+    """A small conv net + fused Adam: 3 eager warm-up steps, a capture, replays, an lr change (re-capture); the
+    weights follow the plain eager loop on the same batches (fp32, no TF32)."""
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    batches = [torch.randn(2, 3, 16, 16, device="cuda", generator=torch.Generator("cuda").manual_seed(i))
+               for i in range(10)]
+    weights = []
+    for graphs in (False, True):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                                  torch.nn.Conv2d(8, 3, 3, padding=1)).cuda()
+        opt = torch.optim.Adam(net.parameters(), lr=1e-2, fused=True)
+        run = types.SimpleNamespace(graph_warmups={})
+
+        def step(x):
+            loss = (net(x) - x.flip(-1)).pow(2).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            return dict(loss=loss)
+
+        stepper = CUDAGraphStep(step, [opt], run) if graphs else step
+        losses = []
+        for i, x in enumerate(batches):
+            if i == 7:
+                opt.param_groups[0]["lr"] = 1e-3
+            losses.append(float(stepper(x)["loss"]))
+        if graphs:
+            assert stepper.graph is not None and stepper.lrs == (1e-3,)
+        weights.append((losses, [p.detach().clone() for p in net.parameters()]))
+    (eager_losses, eager_w), (graph_losses, graph_w) = weights
+    assert graph_losses == pytest.approx(eager_losses, rel=1e-4)
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-5) for a, b in zip(eager_w, graph_w))

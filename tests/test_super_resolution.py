@@ -208,3 +208,22 @@ def test_bad_inputs(folder, hr_data, tmp_path):
     assert not failures
     (r,) = run_cases(folder, "sample", [[str(tmp_path / "none.png")]], tmp_path)
     assert one_line_error(r, "does not exist")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")
+@pytest.mark.parametrize("folder", ["srgan", "esrgan"])
+def test_cuda_graphs_train_like_eager(folder, hr_data, tmp_path):
+    """--cuda_graphs in both phases: warm-up, capture, replays across epochs; losses follow the eager run's and
+    change from step to step."""
+    hr, _ = hr_data
+    for phase, key in (("psnr", "loss_G_" + ("MSE" if folder == "srgan" else "L1")), ("gan", "loss_G")):
+        losses = {}
+        for graphs in ([], ["--cuda_graphs"]):
+            out = tmp_path / ("graphs" if graphs else "eager")
+            extra = ["--vgg_weights", "none", "--pretrained", "none"] if phase == "gan" else []
+            r = run_script(folder, "train", *sr_args(folder, hr, out, phase, "--max_steps", "9", "--epochs", "3",
+                                                     "--device", "cuda", *extra, *graphs))
+            assert r.returncode == 0, r.stderr[-3000:]
+            losses[bool(graphs)] = [m[key] for m in metrics_at(out / "runs" / phase) if key in m]
+        assert len(losses[True]) == 9 and len(set(losses[True][3:])) == 6
+        assert losses[True] == pytest.approx(losses[False], rel=0.05)

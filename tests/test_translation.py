@@ -302,3 +302,20 @@ def test_bad_inputs_give_one_line_errors(folder, data, tmp_path):
                 for (name, _, expected), r in zip(train_cases + sample_cases, results)
                 if not one_line_error(r, expected)]
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")
+@pytest.mark.parametrize("folder", ["pix2pix", "cyclegan"])
+def test_cuda_graphs_train_like_eager(folder, data, tmp_path):
+    """--cuda_graphs: 3 eager warm-up steps, a capture, replays, a new capture in epoch 2 (new lr). The losses
+    follow the eager run's (not bit for bit: dropout masks and cuDNN kernels may differ), and they change from
+    step to step (the replays see new inputs and updated weights)."""
+    losses = {}
+    for graphs in ([], ["--cuda_graphs"]):
+        out = tmp_path / ("graphs" if graphs else "eager")
+        r = run_script(folder, "train", *args_for(folder, data[folder], out, "--max_steps", "10", "--epochs", "2",
+                                                  "--decay_epochs", "1", "--device", "cuda", *graphs))
+        assert r.returncode == 0, r.stderr[-3000:]
+        losses[bool(graphs)] = [m["loss_G"] for m in metrics(out) if "loss_G" in m]
+    assert len(losses[True]) == 10 and len(set(losses[True][3:])) == 7
+    assert losses[True] == pytest.approx(losses[False], rel=0.05)
