@@ -54,7 +54,7 @@ def parse_args(argv=None):
                    help="run the fast path both ways, NCHW (--fast on) and channels_last, instead of the default")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--amp", default=None, choices=["auto", "off", "bf16", "fp16"],
-                   help="--amp of every path but eager (default: the folders' own, auto); e.g. bf16 on AMX CPUs")
+                   help="--amp of every path but eager (default: the folders' own, auto); e.g. bf16 on CPUs with AMX or AVX512-BF16")
     p.add_argument("--batch_size", type=int, default=None, help="override every default batch size (CPU smoke runs)")
     p.add_argument("--num_workers", type=int, default=4, help="DataLoader workers of the file-reading paths")
     p.add_argument("--json", default=None, help="also write the results to this file")
@@ -144,13 +144,15 @@ def table(results):
 def environment():
     import torch
 
+    from common.run import cpu_has_bf16
+
     if torch.cuda.is_available():
         name = torch.cuda.get_device_name()
     else:
         models = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                   if ln.startswith("model name")] if Path("/proc/cpuinfo").exists() else []
         name = (f"{models[0] if models else platform.processor() or 'CPU'}, {torch.get_num_threads()} threads, "
-                f"AMX {'yes' if getattr(torch.cpu, '_is_amx_tile_supported', lambda: False)() else 'no'}")
+                f"bf16 instructions (AMX, AVX512-BF16) {'yes' if cpu_has_bf16() else 'no'}")
     return (f"device: {name}; torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN "
             f"{torch.backends.cudnn.version()}, Python {platform.python_version()}")
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from common.data import EpochSampler, ImageDataset, load_source, make_loader, square_transform
-from common.run import CUDAGraphStep, cpu_has_amx
+from common.run import CUDAGraphStep, cpu_has_bf16
 from conftest import ROOT, offline_env, run_script, train_args
 
 
@@ -71,9 +71,9 @@ def test_gpu_checkpoint_resumes_on_cpu(digits, tmp_path):
     group = ck["optimizers"]["G"]["param_groups"][0]
     assert ck["step"] == 4 and group["fused"] is False and group["capturable"] is False
     assert "TIMING" in r.stdout  # --time_steps reports
-    # --amp auto is fp32 on any CPU; where the CPU has AMX units, one line says that --amp bf16 is faster there
+    # --amp auto is fp32 on any CPU; where the CPU has bf16 instructions, one line says --amp bf16 is faster there
     assert '"amp": "off"' in r.stdout
-    assert ("note: this CPU has AMX units: --amp bf16" in r.stdout) == cpu_has_amx()
+    assert ("note: this CPU has bf16 instructions: --amp bf16" in r.stdout) == cpu_has_bf16()
 
 
 def test_cuda_graphs_is_opt_in_and_cuda_only(tmp_path):
