@@ -230,7 +230,7 @@ class Run:
                   "(README.md, Speed, On a CPU)", flush=True)
         if cuda:
             torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
-        if self.fast:  # TF32 tensor cores for fp32 matmuls and convs (10 mantissa bits; the rest runs in bf16)
+        if self.fast and cuda:  # TF32 tensor cores for fp32 matmuls/convs (10 mantissa bits; the rest runs in bf16)
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
         self.out_dir, self.ckpt_path = Path(args.out_dir), Path(args.ckpt_dir) / "last.pt"
@@ -518,9 +518,9 @@ class CUDAGraphStep:
         return tuple(float(g["lr"]) for opt in self.optimizers for g in opt.param_groups)
 
     def __call__(self, *inputs):
-        warmups = self.run.graph_warmups
-        if warmups.get(self.step.__name__, 0) < self.WARMUP:  # eager, on a side stream as capture needs
-            warmups[self.step.__name__] = warmups.get(self.step.__name__, 0) + 1
+        warmups, name = self.run.graph_warmups, self.step.__name__
+        if warmups.get(name, 0) < self.WARMUP:  # eager, on a side stream as capture needs
+            warmups[name] = warmups.get(name, 0) + 1
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 os.environ["NO_ALBUMENTATIONS_UPDATE"] = "1"  # albumentations otherwise checks PyPI for updates on import
@@ -19,6 +20,7 @@ ARCHS = ["simple_gan", "dcgan", "wgan", "wgan_gp", "cgan"]
 # Tiny nets so a subprocess step takes milliseconds on a CPU (the paper-size nets are checked in test_models).
 SMALL = {arch: ["--ngf", "8", "--ndf", "8"] for arch in ARCHS}
 SMALL["simple_gan"] = []
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CUDA graphs)")
 
 
 def load_module(folder, name):

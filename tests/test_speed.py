@@ -10,7 +10,7 @@ import torch
 
 from common.data import EpochSampler, ImageDataset, load_source, make_loader, square_transform
 from common.run import CUDAGraphStep, cpu_has_bf16
-from conftest import ROOT, offline_env, run_script, train_args
+from conftest import ROOT, needs_cuda, offline_env, run_script, train_args
 
 
 def test_benchmark_runs_on_cpu_and_prints_its_table():
@@ -83,9 +83,6 @@ def test_cuda_graphs_is_opt_in_and_cuda_only(tmp_path):
                                                           "is cpu; drop --cuda_graphs"), (folder, r.stderr)
     r = run_script("dcgan", "train", "--cuda_graphs")  # a folder whose step is not launch-bound has no such flag
     assert r.returncode == 2 and "unrecognized arguments: --cuda_graphs" in r.stderr
-
-
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")
 
 
 @needs_cuda

@@ -8,7 +8,7 @@ from PIL import Image
 
 from common import super_resolution as sr
 from common.errors import UserError
-from conftest import load_module, offline_env, run_script
+from conftest import load_module, needs_cuda, offline_env, run_script
 from test_train import nets_equal, one_line_error, run_cases
 
 srgan_model, esrgan_model = load_module("srgan", "model"), load_module("esrgan", "model")
@@ -210,7 +210,7 @@ def test_bad_inputs(folder, hr_data, tmp_path):
     assert one_line_error(r, "does not exist")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")
+@needs_cuda
 @pytest.mark.parametrize("folder", ["srgan", "esrgan"])
 def test_cuda_graphs_train_like_eager(folder, hr_data, tmp_path):
     """--cuda_graphs in both phases: warm-up, capture, replays across epochs; losses follow the eager run's and

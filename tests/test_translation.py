@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, load_module, run_script
+from conftest import ROOT, load_module, needs_cuda, run_script
 from test_train import metrics, nets_equal, one_line_error, run_cases
 
 p2p_model, cg_model = load_module("pix2pix", "model"), load_module("cyclegan", "model")
@@ -304,7 +304,7 @@ def test_bad_inputs_give_one_line_errors(folder, data, tmp_path):
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")
+@needs_cuda
 @pytest.mark.parametrize("folder", ["pix2pix", "cyclegan"])
 def test_cuda_graphs_train_like_eager(folder, data, tmp_path):
     """--cuda_graphs: 3 eager warm-up steps, a capture, replays, a new capture in epoch 2 (new lr). The losses
