@@ -30,10 +30,11 @@ from common.data import device_loadable, make_loader
 from common.errors import CheckpointError, NonFiniteError, UserError
 
 # Flags that describe how this process runs, not what is trained: always taken from the command line.
-CONTROL_FLAGS = {"resume", "device", "num_workers", "log_every", "max_steps", "amp", "fast", "compile",
-                 "cuda_graphs", "time_steps"}
-# Flags a resumed run keeps from the checkpoint unless given again (where the run lives, how long it runs).
-CONTINUITY_FLAGS = {"epochs", "data_root", "out_dir", "ckpt_dir"}
+CONTROL_FLAGS = {"resume", "device", "num_workers", "log_every", "max_steps", "fast", "compile", "cuda_graphs",
+                 "time_steps"}
+# Flags a resumed run keeps from the checkpoint unless given again (where the run lives, how long it runs, and
+# its precision: a CPU run started with --amp bf16 goes on in bf16 after a plain --resume, not in fp32).
+CONTINUITY_FLAGS = {"epochs", "data_root", "out_dir", "ckpt_dir", "amp"}
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -99,7 +100,8 @@ def add_run_args(parser, folder, cuda_graphs=False):
                    help="stop (and save) after this many optimizer steps in total; for smoke tests")
     g.add_argument("--amp", default="auto", choices=["auto", "off", "bf16", "fp16"],
                    help="mixed precision autocast: auto = bf16 on CUDA, off elsewhere (fp16 adds a GradScaler); on "
-                        "CPUs with bf16 instructions (AMX, AVX512-BF16) --amp bf16 trains 1.4-2.8x faster")
+                        "CPUs with bf16 instructions (AMX, AVX512-BF16) --amp bf16 trains 1.4-2.8x faster; --resume keeps the "
+                        "checkpoint's unless given")
     g.add_argument("--fast", default="on", choices=["on", "channels_last", "off"],
                    help="on: fused Adam, and on CUDA TF32 matmuls/convs and small fixed-transform datasets held on "
                         "the GPU; channels_last: also NHWC nets; off: none of them (plain fp32 eager, with --amp off)")

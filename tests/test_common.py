@@ -157,3 +157,16 @@ def test_epoch_sampler_is_a_function_of_seed_and_epoch_and_skips_done_batches():
 def test_loader_rejects_batch_larger_than_dataset():
     with pytest.raises(UserError, match="fewer than --batch_size"):
         make_loader(list(range(5)), 8, seed=0, num_workers=0, pin_memory=False)
+
+
+def test_resume_keeps_the_checkpoint_precision_unless_given_again():
+    import argparse
+
+    from common.run import merge_resume_args
+
+    saved = {"amp": "bf16", "ngf": 8, "device": "cuda", "epochs": 5}
+    parsed = dict(ngf=8, device="cpu", epochs=5, ckpt_dir="ck")  # what argparse made of the command line
+    args = merge_resume_args(argparse.Namespace(amp="auto", **parsed), saved, ["--resume"], "ck/last.pt")
+    assert (args.amp, args.device) == ("bf16", "cpu")  # precision kept; the device is this process's choice
+    args = merge_resume_args(argparse.Namespace(amp="off", **parsed), saved, ["--resume", "--amp", "off"], "ck")
+    assert args.amp == "off"  # given again: the command line wins
