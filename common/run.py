@@ -224,7 +224,7 @@ class Run:
         self.channels_last = self.fast and args.fast == "channels_last"  # default where it measured faster
         self.fused = self.fast  # fused Adam: one kernel for all parameters instead of a few per tensor
         self.cuda_graphs = getattr(args, "cuda_graphs", False)
-        self.graph_warmups = {}  # eager steps run so far per step function, before its first capture
+        self.graph_steps = {}  # --cuda_graphs: a CUDAGraphStep per step function name, kept across epochs
         if self.cuda_graphs:
             check_cuda_graphs(args, self.device, self.amp)
         if args.amp == "auto" and cpu and cpu_has_bf16():  # opt-in on a CPU: README.md, Speed, On a CPU says why
@@ -315,7 +315,12 @@ class Run:
     def graphed(self, step, *optimizers):
         """`step(*tensors)` → dict of scalar tensors: one whole training step that updates `optimizers`. Returned
         as is, or with --cuda_graphs wrapped in a CUDAGraphStep (recorded once, replayed)."""
-        return CUDAGraphStep(step, optimizers, self) if self.cuda_graphs else step
+        if not self.cuda_graphs:
+            return step
+        graphed = self.graph_steps.get(step.__name__)
+        if graphed is None:
+            graphed = self.graph_steps[step.__name__] = CUDAGraphStep(step, optimizers)
+        return graphed.bind(step, optimizers)
 
     def set_lr(self, lr):
         """Set the learning rate of every tracked optimizer (the papers' epoch-wise schedules)."""
@@ -505,32 +510,58 @@ class CUDAGraphStep:
     the graph's static tensors, overwritten by the next replay: read them before the next call.
 
     The learning rates are constants inside the recorded kernels, so a changed lr (the papers' schedules) is
-    recorded again, as are inputs of a new shape; so is a new instance (train_one_epoch builds one per epoch),
-    while the eager warm-up runs once per Run and step function. Host-side logic (CycleGAN's image pool) stays
+    recorded again, as are inputs of a new shape. train_one_epoch defines its step function anew each epoch;
+    `bind` keeps the recording when the new function is the same code over the same objects (nets, optimizers,
+    args), so an epoch costs no capture unless its lr changed. Host-side logic (CycleGAN's image pool) stays
     outside: two graphs there.
     """
 
     WARMUP = 3  # eager steps before the first capture (PyTorch's recipe: a few, on a side stream)
 
-    def __init__(self, step, optimizers, run):
-        self.step, self.optimizers, self.run = step, optimizers, run
-        self.graph = self.static_in = self.static_out = self.lrs = None
+    def __init__(self, step, optimizers):
+        self.warmups = 0
+        self.step = self.graph = self.static_in = self.static_out = self.lrs = None
+        self.optimizers = []
+        self.bind(step, optimizers)
+
+    @staticmethod
+    def same_function(a, b):
+        """Same code closing over the same objects: replaying a's recording does what b would do."""
+        def cells(f):
+            try:
+                return [c.cell_contents for c in f.__closure__ or ()]
+            except ValueError:  # an empty cell (a name not yet assigned): nothing to compare
+                return None
+
+        if a is None or a.__code__ is not b.__code__ or a.__defaults__ != b.__defaults__:
+            return False
+        ca, cb = cells(a), cells(b)
+        return ca is not None and cb is not None and all(x is y for x, y in zip(ca, cb))
+
+    def bind(self, step, optimizers):
+        """Take this epoch's step function; drop the recording unless it does exactly what the recorded one did."""
+        if not (self.same_function(self.step, step) and list(optimizers) == list(self.optimizers)):
+            self.graph = self.static_out = None
+        self.step, self.optimizers = step, list(optimizers)
+        return self
 
     def learning_rates(self):
         return tuple(float(g["lr"]) for opt in self.optimizers for g in opt.param_groups)
 
+    def needs_capture(self, inputs):
+        return (self.graph is None or self.learning_rates() != self.lrs
+                or [x.shape for x in inputs] != [x.shape for x in self.static_in])
+
     def __call__(self, *inputs):
-        warmups, name = self.run.graph_warmups, self.step.__name__
-        if warmups.get(name, 0) < self.WARMUP:  # eager, on a side stream as capture needs
-            warmups[name] = warmups.get(name, 0) + 1
+        if self.warmups < self.WARMUP:  # eager, on a side stream as capture needs
+            self.warmups += 1
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
                 out = self.step(*inputs)
             torch.cuda.current_stream().wait_stream(side)
             return out
-        if (self.graph is None or self.learning_rates() != self.lrs
-                or [x.shape for x in inputs] != [x.shape for x in self.static_in]):
+        if self.needs_capture(inputs):
             self.capture(inputs)
         for static, x in zip(self.static_in, inputs):
             static.copy_(x, non_blocking=True)

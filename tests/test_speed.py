@@ -3,7 +3,6 @@ batches as the DataLoader, sampler tuples for unpaired data and augmentation see
 with fused Adam on a GPU resumes on a CPU. (No timing assertions: CI machines vary.)"""
 import subprocess
 import sys
-import types
 
 import pytest
 import torch
@@ -85,6 +84,29 @@ def test_cuda_graphs_is_opt_in_and_cuda_only(tmp_path):
     assert r.returncode == 2 and "unrecognized arguments: --cuda_graphs" in r.stderr
 
 
+def test_cuda_graph_step_keeps_its_recording_across_epochs():
+    """train_one_epoch defines its step anew each epoch: the recording stays when the new function is the same
+    code over the same objects, and goes when anything it closes over (a net, an optimizer) is another."""
+    def epoch(net, opt):  # the pattern of every train_one_epoch
+        def step(x):
+            opt.zero_grad()
+            net(x).sum().backward()
+            opt.step()
+            return {}
+        return step
+
+    net, other = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    opt = torch.optim.Adam(net.parameters())
+    graphed = CUDAGraphStep(epoch(net, opt), [opt])
+    graphed.graph = recording = object()  # as after a capture (this test needs no GPU)
+    assert graphed.bind(epoch(net, opt), [opt]).graph is recording  # next epoch: same nets, same optimizer
+    assert graphed.bind(epoch(other, opt), [opt]).graph is None  # another net: record again
+    graphed.graph = recording
+    assert graphed.bind(epoch(net, opt), [torch.optim.Adam(net.parameters())]).graph is None
+    graphed.graph = recording
+    assert graphed.bind(lambda x: {}, [opt]).graph is None  # other code
+
+
 @needs_cuda
 def test_cuda_graph_step_trains_as_the_eager_step():
     """A small conv net + fused Adam: 3 eager warm-up steps, a capture, replays, an lr change (re-capture); the
@@ -98,7 +120,6 @@ def test_cuda_graph_step_trains_as_the_eager_step():
         net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
                                   torch.nn.Conv2d(8, 3, 3, padding=1)).cuda()
         opt = torch.optim.Adam(net.parameters(), lr=1e-2, fused=True)
-        run = types.SimpleNamespace(graph_warmups={})
 
         def step(x):
             loss = (net(x) - x.flip(-1)).pow(2).mean()
@@ -107,7 +128,7 @@ def test_cuda_graph_step_trains_as_the_eager_step():
             opt.step()
             return dict(loss=loss)
 
-        stepper = CUDAGraphStep(step, [opt], run) if graphs else step
+        stepper = CUDAGraphStep(step, [opt]) if graphs else step
         losses = []
         for i, x in enumerate(batches):
             if i == 7:
