@@ -3,7 +3,7 @@
     python benchmark.py                                   # all architectures, the default (fast) path
     python benchmark.py --arch dcgan --steps 50 --compare-eager   # + the plain fp32 eager path, and the ratio
     python benchmark.py --arch pix2pix cyclegan --compare-eager --compile
-    python benchmark.py --arch pix2pix cyclegan srgan esrgan --compare-eager --cuda_graphs
+    python benchmark.py --arch dcgan pix2pix cyclegan srgan esrgan --compare-eager --cuda_graphs
 
 Each measurement runs the folder's real train.py (its own process: every folder has a model.py, and a fresh
 process gives a clean peak-memory figure) on generated images at the architecture's training resolution, with
@@ -17,7 +17,7 @@ Paths compared:
            channels_last in the folders where it measured faster
   nchw     --fast on (NCHW) and nhwc: --fast channels_last, with --layouts: what channels_last brings
   compile  default + --compile (torch.compile; the critics of wgan_gp and cgan stay eager: double backward)
-  graphs   default + --cuda_graphs (the step recorded as a CUDA graph; pix2pix, cyclegan, srgan, esrgan only)
+  graphs   default + --cuda_graphs (the step recorded as a CUDA graph; dcgan, pix2pix, cyclegan, srgan, esrgan)
 A "step" is one optimizer step of D/critic (WGAN family: one critic step; G steps every n_critic of them).
 """
 import argparse
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent
 ARCHS = ["simple_gan", "dcgan", "wgan", "wgan_gp", "cgan", "pix2pix", "cyclegan", "srgan", "esrgan"]
 BATCH = {"simple_gan": 32, "dcgan": 128, "wgan": 64, "wgan_gp": 64, "cgan": 64, "pix2pix": 1, "cyclegan": 1,
          "srgan": 16, "esrgan": 16}
-GRAPHS = {"pix2pix", "cyclegan", "srgan", "esrgan"}  # the folders with --cuda_graphs
+GRAPHS = {"dcgan", "pix2pix", "cyclegan", "srgan", "esrgan"}  # the folders with --cuda_graphs
 # progan is not here: its step depends on the phase (4×4 ... 1024×1024); time a phase with --time_steps instead
 
 

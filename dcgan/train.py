@@ -34,14 +34,13 @@ def parse_args(argv=None):
     p.add_argument("--ngf", type=positive_int, default=128, help="G width: 8·ngf channels at 4×4 (paper: 1024)")
     p.add_argument("--ndf", type=positive_int, default=64, help="D width: ndf channels at 32×32")
     add_data_args(p)
-    add_run_args(p, HERE)
+    add_run_args(p, HERE, cuda_graphs=True)
     return p.parse_args(argv)
 
 
 def train_one_epoch(G, D, opt_G, opt_D, run, args):
-    for real, _ in run.batches():
-        real = real.to(run.device, non_blocking=True)  # (B, C, 64, 64) in [-1, 1]
-        z = torch.randn(real.shape[0], args.z_dim, 1, 1, device=run.device)  # (B, 100, 1, 1)
+    def step(real):  # real: (B, C, 64, 64) in [-1, 1]
+        z = torch.randn(real.shape[0], args.z_dim, 1, 1, device=real.device)  # (B, 100, 1, 1)
 
         # (1) Update D: maximize log D(x) + log(1 − D(G(z)))
         with run.autocast():
@@ -54,9 +53,12 @@ def train_one_epoch(G, D, opt_G, opt_D, run, args):
         with run.autocast():
             loss_G = g_loss(D(fake))
         run.update(opt_G, loss_G)
+        return dict(loss_D=loss_D, loss_G=loss_G,
+                    D_x=torch.sigmoid(real_logits).mean(), D_G_z=torch.sigmoid(fake_logits).mean())
 
-        run.step_done(loss_D=loss_D, loss_G=loss_G,
-                      D_x=torch.sigmoid(real_logits).mean(), D_G_z=torch.sigmoid(fake_logits).mean())
+    step = run.graphed(step, opt_D, opt_G)  # --cuda_graphs: recorded once, replayed (the step is host-bound)
+    for real, _ in run.batches():
+        run.step_done(**step(real.to(run.device, non_blocking=True)))
 
 
 def main(argv=None):

@@ -1,6 +1,7 @@
 """The speed plumbing on a CPU: benchmark.py runs and prints its table, the GPU-resident loader gives the same
 batches as the DataLoader, sampler tuples for unpaired data and augmentation seeds, and a checkpoint written
 with fused Adam on a GPU resumes on a CPU. (No timing assertions: CI machines vary.)"""
+import json
 import subprocess
 import sys
 
@@ -76,11 +77,11 @@ def test_gpu_checkpoint_resumes_on_cpu(digits, tmp_path):
 
 
 def test_cuda_graphs_is_opt_in_and_cuda_only(tmp_path):
-    for folder in ("pix2pix", "cyclegan", "srgan", "esrgan"):
+    for folder in ("dcgan", "pix2pix", "cyclegan", "srgan", "esrgan"):
         r = run_script(folder, "train", "--cuda_graphs", "--device", "cpu", "--out_dir", tmp_path)
         assert r.returncode == 2 and r.stderr.strip() == ("error: --cuda_graphs records CUDA kernels, but the device "
                                                           "is cpu; drop --cuda_graphs"), (folder, r.stderr)
-    r = run_script("dcgan", "train", "--cuda_graphs")  # a folder whose step is not launch-bound has no such flag
+    r = run_script("wgan_gp", "train", "--cuda_graphs")  # a folder whose step is not launch-bound has no such flag
     assert r.returncode == 2 and "unrecognized arguments: --cuda_graphs" in r.stderr
 
 
@@ -140,3 +141,20 @@ def test_cuda_graph_step_trains_as_the_eager_step():
     (eager_losses, eager_w), (graph_losses, graph_w) = weights
     assert graph_losses == pytest.approx(eager_losses, rel=1e-4)
     assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-5) for a, b in zip(eager_w, graph_w))
+
+
+@needs_cuda
+def test_dcgan_cuda_graphs_train_like_eager(digits, tmp_path):
+    """dcgan --cuda_graphs (z drawn inside the recording): 3 eager warm-ups, a capture, replays across epochs.
+    The losses follow the eager run's (the replays draw the noise the eager steps draw; cuDNN kernels may
+    differ) and change from step to step."""
+    losses = {}
+    for graphs in ([], ["--cuda_graphs"]):
+        out = tmp_path / ("graphs" if graphs else "eager")
+        r = run_script("dcgan", "train", *train_args("dcgan", digits, out, "--max_steps", 12, "--epochs", 3,
+                                                     "--device", "cuda", *graphs))
+        assert r.returncode == 0, r.stderr[-3000:]
+        lines = (out / "runs" / "metrics.jsonl").read_text().splitlines()
+        losses[bool(graphs)] = [json.loads(ln)["loss_D"] for ln in lines if "loss_D" in ln]
+    assert len(losses[True]) == 12 and len(set(losses[True][3:])) == 9
+    assert losses[True] == pytest.approx(losses[False], rel=0.05)
