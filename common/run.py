@@ -100,8 +100,8 @@ def add_run_args(parser, folder, cuda_graphs=False):
                    help="stop (and save) after this many optimizer steps in total; for smoke tests")
     g.add_argument("--amp", default="auto", choices=["auto", "off", "bf16", "fp16"],
                    help="mixed precision autocast: auto = bf16 on CUDA, off elsewhere (fp16 adds a GradScaler); on "
-                        "CPUs with bf16 instructions (AMX, AVX512-BF16) --amp bf16 trains 1.4-2.8x faster; --resume keeps the "
-                        "checkpoint's unless given")
+                        "CPUs with bf16 instructions (AMX, AVX512-BF16) --amp bf16 trains 1.4-2.8x faster; --resume "
+                        "keeps the checkpoint's unless given")
     g.add_argument("--fast", default="on", choices=["on", "channels_last", "off"],
                    help="on: fused Adam, and on CUDA TF32 matmuls/convs and small fixed-transform datasets held on "
                         "the GPU; channels_last: also NHWC nets; off: none of them (plain fp32 eager, with --amp off)")
