@@ -553,33 +553,45 @@ class CUDAGraphStep:
                 or [x.shape for x in inputs] != [x.shape for x in self.static_in])
 
     def __call__(self, *inputs):
-        if self.warmups < self.WARMUP:  # eager, on a side stream as capture needs
+        if self.warmups < self.WARMUP:
             self.warmups += 1
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                out = self.step(*inputs)
-            torch.cuda.current_stream().wait_stream(side)
-            return out
+            return self.eager(*inputs)
         if self.needs_capture(inputs):
             self.capture(inputs)
         for static, x in zip(self.static_in, inputs):
             static.copy_(x, non_blocking=True)
-        self.graph.replay()
+        self.replay()
         return self.static_out
 
     def capture(self, inputs):
         self.graph = self.static_out = None  # frees the previous recording's memory pool
         for opt in self.optimizers:
-            for group in opt.param_groups:
-                group["capturable"] = True  # step counts and bias corrections stay on the GPU, inside the graph
             opt.zero_grad(set_to_none=True)  # gradients are then allocated in the graph's own memory pool
         self.static_in = [x.detach().clone() for x in inputs]
         self.lrs = self.learning_rates()
+        self.record()
+
+    # The CUDA calls (tests/emulate_graphs.py replaces these three to run the logic above on a CPU)
+    def eager(self, *inputs):
+        """A warm-up step, eager, on a side stream as capture needs."""
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            out = self.step(*inputs)
+        torch.cuda.current_stream().wait_stream(side)
+        return out
+
+    def record(self):
+        for opt in self.optimizers:
+            for group in opt.param_groups:
+                group["capturable"] = True  # step counts and bias corrections stay on the GPU, inside the graph
         torch.cuda.synchronize()
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):  # records only: nothing runs until replay()
             self.static_out = self.step(*self.static_in)
+
+    def replay(self):
+        self.graph.replay()
 
 
 def main_guard(main):

@@ -1,6 +1,7 @@
 """Shared test helpers. Folder modules are loaded by path under unique names (every folder has a model.py, and a
 second plain `import model` would silently return the first); train.py / sample.py run as subprocesses."""
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -47,6 +48,26 @@ def run_script(folder, script, *args, cwd=ROOT, timeout=300):
     target = path.name if Path(cwd) == ROOT / folder else str(path)
     return subprocess.run([sys.executable, target, *map(str, args)], cwd=cwd, env=offline_env(),
                           capture_output=True, text=True, timeout=timeout)
+
+
+def losses_with_emulated_graphs(folder, argv, tmp_path, key, runs="runs"):
+    """`<folder>/train.py` run twice in one process, plain and with --cuda_graphs emulated on the CPU
+    (tests/emulate_graphs.py); `argv(out)` gives the command line of a run living in `out`. Returns the logged
+    `key` of each step: {False: plain, True: graphs}."""
+    cases = [[str(a) for a in argv(tmp_path / "eager")], [*map(str, argv(tmp_path / "graphs")), "--cuda_graphs"]]
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "graph_cases.json").write_text(json.dumps(cases))
+    r = subprocess.run([sys.executable, str(ROOT / "tests" / "emulate_graphs.py"), str(ROOT / folder / "train.py"),
+                        str(tmp_path / "graph_cases.json")], env=offline_env(), capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for result in json.loads(r.stdout.strip().splitlines()[-1]):
+        assert result["exit"] == 0, result["stderr"][-3000:]
+    losses = {}
+    for graphs, name in ((False, "eager"), (True, "graphs")):
+        rows = [json.loads(line) for line in (tmp_path / name / runs / "metrics.jsonl").read_text().splitlines()]
+        losses[graphs] = [row[key] for row in rows if key in row]
+    return losses
 
 
 def write_digits(root, per_class=2, size=28, classes=range(10), seed=0):

@@ -10,7 +10,7 @@ import torch
 
 from common.data import EpochSampler, ImageDataset, load_source, make_loader, square_transform
 from common.run import CUDAGraphStep, cpu_has_bf16
-from conftest import ROOT, needs_cuda, offline_env, run_script, train_args
+from conftest import ROOT, losses_with_emulated_graphs, needs_cuda, offline_env, run_script, train_args
 
 
 def test_benchmark_runs_on_cpu_and_prints_its_table():
@@ -141,6 +141,14 @@ def test_cuda_graph_step_trains_as_the_eager_step():
     (eager_losses, eager_w), (graph_losses, graph_w) = weights
     assert graph_losses == pytest.approx(eager_losses, rel=1e-4)
     assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-5) for a, b in zip(eager_w, graph_w))
+
+
+def test_dcgan_emulated_cuda_graphs_train_as_eager(digits, tmp_path):
+    """The train loop with --cuda_graphs (tests/emulate_graphs.py: the CUDA calls emulated on the CPU): 3 warm-ups,
+    a recording kept across 3 epochs, outputs overwritten at each replay; every loss equals the plain run's."""
+    losses = losses_with_emulated_graphs(
+        "dcgan", lambda out: train_args("dcgan", digits, out, "--max_steps", 12, "--epochs", 3), tmp_path, "loss_D")
+    assert len(losses[True]) == 12 and losses[True] == losses[False]
 
 
 @needs_cuda

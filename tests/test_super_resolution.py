@@ -8,7 +8,7 @@ from PIL import Image
 
 from common import super_resolution as sr
 from common.errors import UserError
-from conftest import load_module, needs_cuda, offline_env, run_script
+from conftest import load_module, losses_with_emulated_graphs, needs_cuda, offline_env, run_script
 from test_train import nets_equal, one_line_error, run_cases
 
 srgan_model, esrgan_model = load_module("srgan", "model"), load_module("esrgan", "model")
@@ -208,6 +208,20 @@ def test_bad_inputs(folder, hr_data, tmp_path):
     assert not failures
     (r,) = run_cases(folder, "sample", [[str(tmp_path / "none.png")]], tmp_path)
     assert one_line_error(r, "does not exist")
+
+
+@pytest.mark.parametrize("folder, phase", [("srgan", "psnr"), ("esrgan", "psnr"), ("srgan", "gan"), ("esrgan", "gan")])
+def test_emulated_cuda_graphs_train_as_eager(folder, phase, hr_data, tmp_path):
+    """The train loop with --cuda_graphs (tests/emulate_graphs.py: the CUDA calls emulated on the CPU): 3 warm-ups
+    in epoch 1, a recording kept from epoch 2 into epoch 3, outputs overwritten at each replay; every loss equals
+    the plain run's."""
+    hr, _ = hr_data
+    key = {"psnr": "loss_G_" + ("MSE" if folder == "srgan" else "L1"), "gan": "loss_G"}[phase]
+    extra = ["--vgg_weights", "none", "--pretrained", "none"] if phase == "gan" else []
+    losses = losses_with_emulated_graphs(
+        folder, lambda out: sr_args(folder, hr, out, phase, "--max_steps", "7", "--epochs", "3", *extra),
+        tmp_path, key, runs=f"runs/{phase}")
+    assert len(losses[True]) == 7 and losses[True] == losses[False]
 
 
 @needs_cuda

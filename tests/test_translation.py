@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, load_module, needs_cuda, run_script
+from conftest import ROOT, load_module, losses_with_emulated_graphs, needs_cuda, run_script
 from test_train import metrics, nets_equal, one_line_error, run_cases
 
 p2p_model, cg_model = load_module("pix2pix", "model"), load_module("cyclegan", "model")
@@ -302,6 +302,18 @@ def test_bad_inputs_give_one_line_errors(folder, data, tmp_path):
                 for (name, _, expected), r in zip(train_cases + sample_cases, results)
                 if not one_line_error(r, expected)]
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("folder", ["pix2pix", "cyclegan"])
+def test_emulated_cuda_graphs_train_as_eager(folder, data, tmp_path):
+    """The train loop with --cuda_graphs (tests/emulate_graphs.py: the CUDA calls emulated on the CPU): 3 warm-ups,
+    a recording, a new one in epoch 2 (new lr), outputs overwritten at each replay (CycleGAN's pool must keep
+    copies of the fakes: a pool of 1 is full, and drawn from, after one step); every loss equals the plain run's."""
+    pool = ["--pool_size", "1"] if folder == "cyclegan" else []
+    losses = losses_with_emulated_graphs(folder, lambda out: args_for(folder, data[folder], out, "--max_steps", "10",
+                                                                      "--epochs", "2", "--decay_epochs", "1", *pool),
+                                         tmp_path, "loss_G")
+    assert len(losses[True]) == 10 and losses[True] == losses[False]
 
 
 @needs_cuda
