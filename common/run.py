@@ -109,7 +109,7 @@ def add_run_args(parser, folder, cuda_graphs=False):
     if cuda_graphs:
         g.add_argument("--cuda_graphs", action="store_true",
                        help="record the training step once as a CUDA graph and replay it (opt-in, CUDA only; "
-                            "for steps bound by kernel launches: batch 1, small crops). Experimental: not yet run "
+                            "for steps bound by kernel launches: small images, batch 1). Experimental: not yet run "
                             "on a GPU by this project (README.md, Speed)")
     g.add_argument("--time_steps", type=non_negative_int, default=None, metavar="WARMUP",
                    help="after WARMUP steps, time the rest of the run; print images/s and peak GPU memory at the end")
