@@ -50,6 +50,11 @@ def run_script(folder, script, *args, cwd=ROOT, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def metrics_at(runs):
+    """The rows of `<runs>/metrics.jsonl`, the per-step log every train.py writes."""
+    return [json.loads(line) for line in (runs / "metrics.jsonl").read_text().splitlines()]
+
+
 def losses_with_emulated_graphs(folder, argv, tmp_path, key, runs="runs"):
     """`<folder>/train.py` run twice in one process, plain and with --cuda_graphs emulated on the CPU
     (tests/emulate_graphs.py); `argv(out)` gives the command line of a run living in `out`. Returns the logged
@@ -63,11 +68,8 @@ def losses_with_emulated_graphs(folder, argv, tmp_path, key, runs="runs"):
     assert r.returncode == 0, r.stderr[-3000:]
     for result in json.loads(r.stdout.strip().splitlines()[-1]):
         assert result["exit"] == 0, result["stderr"][-3000:]
-    losses = {}
-    for graphs, name in ((False, "eager"), (True, "graphs")):
-        rows = [json.loads(line) for line in (tmp_path / name / runs / "metrics.jsonl").read_text().splitlines()]
-        losses[graphs] = [row[key] for row in rows if key in row]
-    return losses
+    return {graphs: [row[key] for row in metrics_at(tmp_path / name / runs) if key in row]
+            for graphs, name in ((False, "eager"), (True, "graphs"))}
 
 
 def write_digits(root, per_class=2, size=28, classes=range(10), seed=0):

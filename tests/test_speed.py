@@ -1,7 +1,6 @@
 """The speed plumbing on a CPU: benchmark.py runs and prints its table, the GPU-resident loader gives the same
 batches as the DataLoader, sampler tuples for unpaired data and augmentation seeds, and a checkpoint written
 with fused Adam on a GPU resumes on a CPU. (No timing assertions: CI machines vary.)"""
-import json
 import subprocess
 import sys
 
@@ -10,7 +9,7 @@ import torch
 
 from common.data import EpochSampler, ImageDataset, load_source, make_loader, square_transform
 from common.run import CUDAGraphStep, cpu_has_bf16
-from conftest import ROOT, losses_with_emulated_graphs, needs_cuda, offline_env, run_script, train_args
+from conftest import ROOT, losses_with_emulated_graphs, metrics_at, needs_cuda, offline_env, run_script, train_args
 
 
 def test_benchmark_runs_on_cpu_and_prints_its_table():
@@ -162,7 +161,6 @@ def test_dcgan_cuda_graphs_train_like_eager(digits, tmp_path):
         r = run_script("dcgan", "train", *train_args("dcgan", digits, out, "--max_steps", 12, "--epochs", 3,
                                                      "--device", "cuda", *graphs))
         assert r.returncode == 0, r.stderr[-3000:]
-        lines = (out / "runs" / "metrics.jsonl").read_text().splitlines()
-        losses[bool(graphs)] = [json.loads(ln)["loss_D"] for ln in lines if "loss_D" in ln]
+        losses[bool(graphs)] = [m["loss_D"] for m in metrics_at(out / "runs") if "loss_D" in m]
     assert len(losses[True]) == 12 and len(set(losses[True][3:])) == 9
     assert losses[True] == pytest.approx(losses[False], rel=0.05)

@@ -8,7 +8,7 @@ from PIL import Image
 
 from common import super_resolution as sr
 from common.errors import UserError
-from conftest import load_module, losses_with_emulated_graphs, needs_cuda, offline_env, run_script
+from conftest import load_module, losses_with_emulated_graphs, metrics_at, needs_cuda, offline_env, run_script
 from test_train import nets_equal, one_line_error, run_cases
 
 srgan_model, esrgan_model = load_module("srgan", "model"), load_module("esrgan", "model")
@@ -163,12 +163,6 @@ def test_both_phases_evaluation_and_upscaling(folder, hr_data, tmp_path):
         assert r.returncode == 0, r.stderr
         assert np.array_equal(np.asarray(Image.open(tmp_path / "up" / "0.png")),
                               np.asarray(Image.open(tmp_path / "up_psnr" / "0.png")))
-
-
-def metrics_at(runs):
-    import json
-
-    return [json.loads(line) for line in (runs / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_gan_phase_resume_equals_uninterrupted(hr_data, tmp_path):

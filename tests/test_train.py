@@ -11,11 +11,11 @@ import torch
 from PIL import Image
 
 from common.checkpoint import save_checkpoint
-from conftest import ARCHS, ROOT, SMALL, offline_env, run_script, train_args, write_digits
+from conftest import ARCHS, ROOT, SMALL, metrics_at, offline_env, run_script, train_args, write_digits
 
 
 def metrics(out):
-    return [json.loads(line) for line in (out / "runs" / "metrics.jsonl").read_text().splitlines()]
+    return metrics_at(out / "runs")
 
 
 def nets_equal(a, b):

@@ -3,7 +3,7 @@ per-sample critic, the n_critic schedule, and conditioning on labels."""
 import pytest
 import torch
 
-from conftest import load_module, run_script, train_args
+from conftest import load_module, metrics_at, run_script, train_args
 
 
 def n_params(net):
@@ -92,9 +92,7 @@ def test_wgan_training_keeps_critic_clipped_and_follows_n_critic(digits, tmp_pat
 def test_wgan_gp_logs_a_nonzero_penalty(digits, tmp_path):
     r = run_script("wgan_gp", "train", *train_args("wgan_gp", digits, tmp_path, "--max_steps", 2))
     assert r.returncode == 0, r.stderr
-    import json
-
-    logged = [json.loads(x) for x in (tmp_path / "runs" / "metrics.jsonl").read_text().splitlines()]
+    logged = metrics_at(tmp_path / "runs")
     assert all(m["GP"] > 0 for m in logged)
 
 
