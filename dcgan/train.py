@@ -56,7 +56,7 @@ def train_one_epoch(G, D, opt_G, opt_D, run, args):
         return dict(loss_D=loss_D, loss_G=loss_G,
                     D_x=torch.sigmoid(real_logits).mean(), D_G_z=torch.sigmoid(fake_logits).mean())
 
-    step = run.graphed(step, opt_D, opt_G)  # --cuda_graphs: recorded once, replayed (the step is host-bound)
+    step = run.graphed(step, opt_D, opt_G)  # --cuda_graphs: recorded once, replayed (likely host-bound: README.md)
     for real, _ in run.batches():
         run.step_done(**step(real.to(run.device, non_blocking=True)))
 
