@@ -54,8 +54,8 @@ def parse_args(argv=None):
                    help="run the fast path both ways, NCHW (--fast on) and channels_last, instead of the default")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--amp", default=None, choices=["auto", "off", "bf16", "fp16"],
-                   help="--amp of every path but eager (default: the folders' own, auto); e.g. bf16 on CPUs with "
-                        "AMX or AVX512-BF16")
+                   help="--amp of every path but eager; unset (None): each folder's own, auto; e.g. bf16 on CPUs "
+                        "with AMX or AVX512-BF16")
     p.add_argument("--batch_size", type=int, default=None, help="override every default batch size (CPU smoke runs)")
     p.add_argument("--num_workers", type=int, default=4, help="DataLoader workers of the file-reading paths")
     p.add_argument("--json", default=None, help="also write the results to this file")

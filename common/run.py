@@ -37,11 +37,20 @@ CONTROL_FLAGS = {"resume", "device", "num_workers", "log_every", "max_steps", "f
 CONTINUITY_FLAGS = {"epochs", "data_root", "out_dir", "ckpt_dir", "amp"}
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: X)" to a flag's help unless the help already says its default or there is none (None)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or "default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that shows defaults in --help and reports a bad flag in one line (no usage block), exit 2."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
         super().__init__(**kwargs)
 
     def error(self, message):

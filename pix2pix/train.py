@@ -46,7 +46,7 @@ def parse_args(argv=None):
                    help="a paper dataset under <data_root>/<name>/ (downloaded if missing), or folder = "
                         "--data_root holds train/ (and test/) of A|B images")
     p.add_argument("--eval_dir", default=None,
-                   help="A|B pairs scored after each epoch (L1, PSNR); default <dataset>/test or /val; none = off")
+                   help="A|B pairs scored after each epoch (L1, PSNR); default: <dataset>/test or /val; none = off")
     add_run_args(p, HERE, cuda_graphs=True)
     args = p.parse_args(argv)
     return args

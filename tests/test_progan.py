@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import ROOT, load_module, run_script
-from test_train import metrics, nets_equal, one_line_error, run_cases
+from test_train import defaults_said_once, metrics, nets_equal, one_line_error, run_cases
 
 model, utils = load_module("progan", "model"), load_module("progan", "utils")
 
@@ -150,10 +150,12 @@ def test_bad_inputs(digits, tmp_path):
         (["--data_root", str(tmp_path / "none")], "does not exist"),
         (["--data_root", str(digits), "--kimg_per_phase", "0"], "positive"),
     ]
-    results = run_cases("progan", "train", [[*base, *args] for args, _ in cases], tmp_path)
+    *results, train_help = run_cases("progan", "train", [[*base, *args] for args, _ in cases] + [["--help"]],
+                                     tmp_path)
     failures = [(args, r["stderr"][-400:]) for (args, expected), r in zip(cases, results)
                 if not one_line_error(r, expected)]
     assert not failures
-    (r,) = run_cases("progan", "sample", [["--checkpoint", str(tmp_path / "none.pt")]], tmp_path)
+    r, sample_help = run_cases("progan", "sample", [["--checkpoint", str(tmp_path / "none.pt")], ["--help"]], tmp_path)
     assert one_line_error(r, "does not exist")
+    assert all(h["exit"] == 0 and defaults_said_once(h["stdout"]) for h in (train_help, sample_help))
     assert (ROOT / "progan" / "checkpoints" / ".gitkeep").exists()

@@ -9,7 +9,7 @@ from PIL import Image
 from common import super_resolution as sr
 from common.errors import UserError
 from conftest import load_module, losses_with_emulated_graphs, metrics_at, needs_cuda, offline_env, run_script
-from test_train import nets_equal, one_line_error, run_cases
+from test_train import defaults_said_once, nets_equal, one_line_error, run_cases
 
 srgan_model, esrgan_model = load_module("srgan", "model"), load_module("esrgan", "model")
 srgan_utils, esrgan_utils = load_module("srgan", "utils"), load_module("esrgan", "utils")
@@ -196,12 +196,13 @@ def test_bad_inputs(folder, hr_data, tmp_path):
         (["--data_root", str(hr), "--phase", "gan", "--pretrained", "none", "--vgg_weights",
           str(tmp_path / "no.pth")], "vgg_weights"),
     ]
-    results = run_cases(folder, "train", [[*base, *args] for args, _ in cases], tmp_path)
+    *results, train_help = run_cases(folder, "train", [[*base, *args] for args, _ in cases] + [["--help"]], tmp_path)
     failures = [(args, r["stderr"][-300:]) for (args, expected), r in zip(cases, results)
                 if not one_line_error(r, expected)]
     assert not failures
-    (r,) = run_cases(folder, "sample", [[str(tmp_path / "none.png")]], tmp_path)
+    r, sample_help = run_cases(folder, "sample", [[str(tmp_path / "none.png")], ["--help"]], tmp_path)
     assert one_line_error(r, "does not exist")
+    assert all(h["exit"] == 0 and defaults_said_once(h["stdout"]) for h in (train_help, sample_help))
 
 
 @pytest.mark.parametrize("folder, phase", [("srgan", "psnr"), ("esrgan", "psnr"), ("srgan", "gan"), ("esrgan", "gan")])

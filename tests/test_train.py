@@ -173,6 +173,13 @@ def test_help(folder, tmp_path):
     assert r.returncode == 0 and "--resume" in r.stdout and "--device" in r.stdout
     (result,) = run_cases(folder, "sample", [["--help"]], tmp_path)
     assert result["exit"] == 0 and "--checkpoint" in result["stdout"]
+    assert defaults_said_once(r.stdout) and defaults_said_once(result["stdout"])
+
+
+def defaults_said_once(help_text):
+    """--help shows each flag's default once (not the help's own "(default: ...)" and argparse's after it), and no
+    "(default: None)"."""
+    return "(default: None)" not in help_text and not re.search(r"default:[^)]*\)\s*\(default:", help_text)
 
 
 SPECIFIC = {

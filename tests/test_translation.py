@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from conftest import ROOT, load_module, losses_with_emulated_graphs, needs_cuda, run_script
-from test_train import metrics, nets_equal, one_line_error, run_cases
+from test_train import defaults_said_once, metrics, nets_equal, one_line_error, run_cases
 
 p2p_model, cg_model = load_module("pix2pix", "model"), load_module("cyclegan", "model")
 p2p_utils, cg_utils = load_module("pix2pix", "utils"), load_module("cyclegan", "utils")
@@ -296,12 +296,13 @@ def test_bad_inputs_give_one_line_errors(folder, data, tmp_path):
     cases = bad_inputs(folder, data, tmp_path)
     cases += [("sample: no input", ["sample", str(tmp_path / "none.png")], "does not exist")]
     train_cases, sample_cases = cases[:-1], cases[-1:]
-    results = run_cases(folder, "train", [args for _, args, _ in train_cases], tmp_path)
-    results += run_cases(folder, "sample", [[str(tmp_path / "none.png")]], tmp_path)
+    *results, train_help = run_cases(folder, "train", [args for _, args, _ in train_cases] + [["--help"]], tmp_path)
+    sample_result, sample_help = run_cases(folder, "sample", [[str(tmp_path / "none.png")], ["--help"]], tmp_path)
     failures = [f"{name}: exit={r['exit']} stderr={r['stderr'][-600:]!r}"
-                for (name, _, expected), r in zip(train_cases + sample_cases, results)
+                for (name, _, expected), r in zip(train_cases + sample_cases, [*results, sample_result])
                 if not one_line_error(r, expected)]
     assert not failures, "\n".join(failures)
+    assert all(h["exit"] == 0 and defaults_said_once(h["stdout"]) for h in (train_help, sample_help))
 
 
 @pytest.mark.parametrize("folder", ["pix2pix", "cyclegan"])
