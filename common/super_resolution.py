@@ -2,9 +2,10 @@
 the super-resolution papers do (PSNR and SSIM on the Y channel of YCbCr, `scale` border pixels cropped, against
 bicubic upsampling as the baseline).
 
-VGG19 ImageNet weights come from `--vgg_weights PATH` (a torchvision vgg19 state_dict), else torchvision's cache or
-download; if none of these works the GAN phase stops with a message saying how to provide them. `--vgg_weights
-none` uses an untrained VGG19 and says so loudly (smoke tests only: its "perceptual" loss means nothing).
+VGG19 ImageNet weights come from `--vgg_weights PATH` (a torchvision vgg19 state_dict, or its `features.*` alone),
+else torchvision's cache or download; if none of these works the GAN phase stops with a message saying how to
+provide them. `--vgg_weights none` uses an untrained VGG19 and says so loudly (smoke tests only: its "perceptual"
+loss means nothing). tests/cifar_vgg19.py trains a stand-in offline (CIFAR-10, not ImageNet: not the papers' loss).
 """
 import sys
 from pathlib import Path
@@ -119,7 +120,7 @@ class VGGFeatures(nn.Module):
 
         vgg = vgg19(weights=None)
         if weights_path != "none":
-            vgg.load_state_dict(vgg19_state_dict(weights_path))
+            load_vgg_features(vgg.features, vgg19_state_dict(weights_path), weights_path)
         self.features = vgg.features[:last_layer + 1].eval().requires_grad_(False)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
@@ -150,6 +151,21 @@ def vgg19_state_dict(weights_path):
         raise UserError("the GAN phase needs VGG19 ImageNet weights for its perceptual loss and they could not be "
                         f"downloaded ({reason}); download vgg19-dcbb9e9d.pth from download.pytorch.org/models/ and "
                         "pass --vgg_weights PATH (or put it in torchvision's cache)") from None
+
+
+def load_vgg_features(features, state, weights_path):
+    """Load the `features.N.*` tensors of a VGG19 state_dict: torchvision's whole file, or the features alone (the
+    classifier's 123 M parameters are never used for a perceptual loss)."""
+    own = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")} \
+        if isinstance(state, dict) else {}
+    expected = {k: tuple(v.shape) for k, v in features.state_dict().items()}
+    shape = {k: tuple(getattr(v, "shape", ())) for k, v in own.items()}
+    problem = next((f"no features.{k}" for k in expected if k not in own), None) or next(
+        (f"features.{k} is {shape[k]}, VGG19's is {expected[k]}" for k in expected if shape[k] != expected[k]), None)
+    if problem:
+        raise UserError(f"--vgg_weights {weights_path or '(torchvision cache)'} is not a VGG19 state_dict "
+                        f"({problem}); pass torchvision's vgg19-dcbb9e9d.pth")
+    features.load_state_dict(own)
 
 
 def make_vgg(last_layer, weights_path, device):

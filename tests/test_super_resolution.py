@@ -104,6 +104,36 @@ def test_vgg_layers_and_weights(tmp_path, monkeypatch):
 
     torch.save(vgg19(weights=None).state_dict(), tmp_path / "vgg.pth")  # a user's weights file loads
     assert set(sr.vgg19_state_dict(tmp_path / "vgg.pth")) == set(vgg19(weights=None).state_dict())
+    features = {k: v for k, v in vgg19(weights=None).state_dict().items() if k.startswith("features.")}
+    torch.save(features, tmp_path / "features.pth")  # the features alone load too (tests/cifar_vgg19.py's file)
+    loaded = sr.VGGFeatures(34, tmp_path / "features.pth")
+    assert torch.equal(loaded.features[-1].weight, features["features.34.weight"])
+    features["features.34.weight"] = features["features.34.weight"][:, :, :1]  # a wrong file: one line, no traceback
+    for state, problem in ((features, r"features.34.weight is \(512, 512, 1, 3\)"),
+                           ({"nets": {}}, "no features.0.weight"), (torch.zeros(3), "no features.0.weight")):
+        torch.save(state, tmp_path / "wrong.pth")
+        with pytest.raises(UserError, match=f"not a VGG19 state_dict \\({problem}"):
+            sr.VGGFeatures(35, tmp_path / "wrong.pth")
+
+
+def test_cifar_vgg19_folds_batchnorm_exactly():
+    """tests/cifar_vgg19.py writes plain VGG19 features with each trained BatchNorm folded into its conv: they must
+    compute what the BatchNorm network computes in eval mode (here with random BatchNorm statistics)."""
+    from torchvision.models import vgg19
+
+    cifar_vgg19 = load_module("tests", "cifar_vgg19")
+    torch.manual_seed(0)
+    net = cifar_vgg19.Net().eval()
+    for bn in (m for m in net.features if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.5, 0.5)
+    state, plain = cifar_vgg19.folded_state_dict(net.features)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(plain.eval()(x), net.features(x), rtol=1e-4, atol=1e-4)
+    assert sorted(state) == sorted(k for k in vgg19().state_dict() if k.startswith("features."))
 
 
 # ----------------------------------------------------------------------------------------------- train.py
@@ -195,7 +225,10 @@ def test_bad_inputs(folder, hr_data, tmp_path):
         (["--data_root", str(hr), "--phase", "gan", "--pretrained", str(tmp_path / "no.pt")], "psnr"),
         (["--data_root", str(hr), "--phase", "gan", "--pretrained", "none", "--vgg_weights",
           str(tmp_path / "no.pth")], "vgg_weights"),
+        (["--data_root", str(hr), "--phase", "gan", "--pretrained", "none", "--vgg_weights",
+          str(tmp_path / "wrong.pth")], r"not a VGG19 state_dict \(no features\.0\.weight\)"),
     ]
+    torch.save({"nets": {}}, tmp_path / "wrong.pth")  # e.g. a train.py checkpoint passed by mistake
     *results, train_help = run_cases(folder, "train", [[*base, *args] for args, _ in cases] + [["--help"]], tmp_path)
     failures = [(args, r["stderr"][-300:]) for (args, expected), r in zip(cases, results)
                 if not one_line_error(r, expected)]
