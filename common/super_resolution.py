@@ -116,12 +116,12 @@ class VGGFeatures(nn.Module):
 
     def __init__(self, last_layer, weights_path=None):
         super().__init__()
-        from torchvision.models import vgg19
+        from torchvision.models.vgg import cfgs, make_layers
 
-        vgg = vgg19(weights=None)
+        features = make_layers(cfgs["E"])  # torchvision's vgg19().features, without building its unused classifier
         if weights_path != "none":
-            load_vgg_features(vgg.features, vgg19_state_dict(weights_path), weights_path)
-        self.features = vgg.features[:last_layer + 1].eval().requires_grad_(False)
+            load_vgg_features(features, vgg19_state_dict(weights_path), weights_path)
+        self.features = features[:last_layer + 1].eval().requires_grad_(False)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
 

@@ -1,14 +1,15 @@
 """A VGG19 feature network trained by this project offline, for the SR GAN phases when the ImageNet weights cannot
 be downloaded. It is NOT the papers' loss: SRGAN and ESRGAN use VGG19 trained on ImageNet (1.28 M images at
-224×224); this one learns CIFAR-10 (50,000 images at 32×32). It lets the GAN phases run on real photos here, to
-check that they train; a user's runs should pass torchvision's `vgg19-dcbb9e9d.pth`.
+224×224); this one learns CIFAR-10 (50,000 images at 32×32). It lets the GAN phases' loops run on real photos
+here; as a perceptual loss it fails (srgan/README.md and esrgan/README.md, Results: the images lose their colours
+and SRGAN's generator stops following its input). A user's runs should pass torchvision's `vgg19-dcbb9e9d.pth`.
 
     python tests/cifar_vgg19.py --data_root data/cifar10 --epochs 4 --out cifar_vgg19.pth
     python srgan/train.py --phase gan --vgg_weights cifar_vgg19.pth ...
 
-The network is torchvision's VGG19 `features` (16 3×3 convolutions, 4 max-pools; configuration E) with a
-BatchNorm after each convolution while it trains (plain VGG19 does not train from scratch in a few epochs; the
-VGG paper initialised its deep nets from shallower trained ones), then a global average pool and one linear layer
+The network is torchvision's VGG19 `features` (16 3×3 convolutions, 5 max-pools; configuration E) with a
+BatchNorm after each convolution while it trains (plain VGG19 is hard to train from scratch: the VGG paper
+initialised its deep nets from shallower trained ones), then a global average pool and one linear layer
 to the 10 classes. Inputs are normalised with the ImageNet mean and std, as `VGGFeatures` does. After training each
 BatchNorm (eval mode) is folded into the convolution before it, W' = W·γ/σ, b' = (b − μ)·γ/σ + β, which gives
 plain VGG19 `features` computing the same function; only those are written, as a state_dict with torchvision's

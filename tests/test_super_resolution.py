@@ -116,12 +116,26 @@ def test_vgg_layers_and_weights(tmp_path, monkeypatch):
             sr.VGGFeatures(35, tmp_path / "wrong.pth")
 
 
-def test_cifar_vgg19_folds_batchnorm_exactly():
+def test_cifar_vgg19_folds_batchnorm_exactly(tmp_path, capsys):
     """tests/cifar_vgg19.py writes plain VGG19 features with each trained BatchNorm folded into its conv: they must
-    compute what the BatchNorm network computes in eval mode (here with random BatchNorm statistics)."""
+    compute what the BatchNorm network computes in eval mode (here with random BatchNorm statistics), and the file
+    it writes must load as --vgg_weights."""
     from torchvision.models import vgg19
 
     cifar_vgg19 = load_module("tests", "cifar_vgg19")
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):  # CIFAR-10's image-folder layout, 2 tiny images per class
+        for c in range(10):
+            (tmp_path / split / f"class{c}").mkdir(parents=True)
+            for i in range(2):
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                    tmp_path / split / f"class{c}" / f"{i}.png")
+    cifar_vgg19.main(["--data_root", str(tmp_path), "--epochs", "1", "--batch_size", "4", "--max_steps", "2",
+                      "--out", str(tmp_path / "vgg.pth")])
+    assert "test accuracy" in capsys.readouterr().out
+    written = torch.load(tmp_path / "vgg.pth", weights_only=True)
+    assert torch.equal(sr.VGGFeatures(35, tmp_path / "vgg.pth").features[34].bias, written["features.34.bias"])
+
     torch.manual_seed(0)
     net = cifar_vgg19.Net().eval()
     for bn in (m for m in net.features if isinstance(m, torch.nn.BatchNorm2d)):
