@@ -17,6 +17,7 @@ plain VGG19 `features` computing the same function; only those are written, as a
 network gives the trained one's features and reports the test accuracy through the folded network.
 """
 import argparse
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+from common.super_resolution import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402  (what VGGFeatures normalises with)
 
 
 def load_cifar(data_root):
@@ -88,9 +89,9 @@ class Net(nn.Module):
 
 def folded_state_dict(bn_features):
     """Plain VGG19 `features` weights (torchvision's indices) computing what the eval-mode vgg19_bn features do."""
-    from torchvision.models import vgg19
+    from torchvision.models.vgg import cfgs, make_layers
 
-    plain = vgg19(weights=None).features
+    plain = make_layers(cfgs["E"])  # as VGGFeatures builds it; every weight and bias is overwritten below
     plain_convs = [m for m in plain if isinstance(m, nn.Conv2d)]
     layers = list(bn_features)
     pairs = [(m, layers[i + 1]) for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
@@ -134,23 +135,23 @@ def main(argv=None):
     g, step, start = torch.Generator().manual_seed(0), 0, time.time()
     print(f"{len(x)} training images, {len(tx)} test images; {steps} steps of {args.batch_size}; "
           f"{'bf16' if bf16 else 'fp32'}", flush=True)
-    for epoch in range(args.epochs):
-        net.train()
-        for idx in torch.randperm(len(x), generator=g)[:steps // args.epochs * args.batch_size].split(args.batch_size):
-            with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-                loss = F.cross_entropy(net(normalise(augment(x[idx], g))).float(), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            if step % 50 == 0:
-                print(f"epoch {epoch + 1} step {step}/{steps} loss {loss.item():.3f} ({time.time() - start:.0f} s)",
-                      flush=True)
-            if args.max_steps and step >= args.max_steps:
-                break
-        if args.max_steps and step >= args.max_steps:
-            break
+    def batches():  # (epoch, indices): each epoch a new permutation, drawn when the epoch starts
+        for epoch in range(args.epochs):
+            yield from ((epoch, idx) for idx in torch.randperm(len(x), generator=g)[
+                :steps // args.epochs * args.batch_size].split(args.batch_size))
+
+    net.train()
+    for epoch, idx in itertools.islice(batches(), args.max_steps or steps):
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(net(normalise(augment(x[idx], g))).float(), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        if step % 50 == 0:
+            print(f"epoch {epoch + 1} step {step}/{steps} loss {loss.item():.3f} ({time.time() - start:.0f} s)",
+                  flush=True)
     net.eval()
     state, plain = folded_state_dict(net.features)
     probe = normalise(tx[:64])
