@@ -160,11 +160,13 @@ def load_vgg_features(features, state, weights_path):
         if isinstance(state, dict) else {}
     expected = {k: tuple(v.shape) for k, v in features.state_dict().items()}
     shape = {k: tuple(getattr(v, "shape", ())) for k, v in own.items()}
-    problem = next((f"no features.{k}" for k in expected if k not in own), None) or next(
-        (f"features.{k} is {shape[k]}, VGG19's is {expected[k]}" for k in expected if shape[k] != expected[k]), None)
-    if problem:
+    problems = ([f"no features.{k}" for k in expected if k not in own]
+                + [f"features.{k} is {shape[k]}, VGG19's is {want}" for k, want in expected.items()
+                   if k in own and shape[k] != want]
+                + [f"features.{k} is not in VGG19" for k in own if k not in expected])
+    if problems:  # load_state_dict would raise a traceback for any of these
         raise UserError(f"--vgg_weights {weights_path or '(torchvision cache)'} is not a VGG19 state_dict "
-                        f"({problem}); pass torchvision's vgg19-dcbb9e9d.pth")
+                        f"({problems[0]}); pass torchvision's vgg19-dcbb9e9d.pth")
     features.load_state_dict(own)
 
 

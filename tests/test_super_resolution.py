@@ -109,8 +109,10 @@ def test_vgg_layers_and_weights(tmp_path, monkeypatch):
     loaded = sr.VGGFeatures(34, tmp_path / "features.pth")
     assert torch.equal(loaded.features[-1].weight, features["features.34.weight"])
     features["features.34.weight"] = features["features.34.weight"][:, :, :1]  # a wrong file: one line, no traceback
+    extra = dict(loaded.features.state_dict(), **{"40.weight": torch.zeros(1)})  # VGG19's tensors and one more
     for state, problem in ((features, r"features.34.weight is \(512, 512, 1, 3\)"),
-                           ({"nets": {}}, "no features.0.weight"), (torch.zeros(3), "no features.0.weight")):
+                           ({"nets": {}}, "no features.0.weight"), (torch.zeros(3), "no features.0.weight"),
+                           ({f"features.{k}": v for k, v in extra.items()}, "features.40.weight is not in VGG19")):
         torch.save(state, tmp_path / "wrong.pth")
         with pytest.raises(UserError, match=f"not a VGG19 state_dict \\({problem}"):
             sr.VGGFeatures(35, tmp_path / "wrong.pth")
