@@ -14,8 +14,19 @@ import torch  # noqa: E402
 
 from common.errors import UserError  # noqa: E402
 from common.run import main_guard  # noqa: E402
-from common.sampling import load_net, sample_parser, write_images  # noqa: E402
+from common.sampling import load_net, noise, sample_parser, write_images  # noqa: E402
 from model import Generator  # noqa: E402
+
+
+def build(cfg):
+    """The generator of a checkpoint's flags (`cfg` = its args)."""
+    return Generator(cfg["z_dim"], cfg["channels"], cfg["ngf"], cfg["num_classes"], cfg["embed_dim"])
+
+
+def draw(G, cfg, labels, generator=None):
+    """One image in [-1, 1] of each class in `labels` (B,) (evaluate.py and --eval_every draw through this too)."""
+    z = noise(len(labels), cfg["z_dim"], 1, 1, like=G, generator=generator)  # (N, 100, 1, 1)
+    return G(z, labels.to(z.device))  # (N, C, 64, 64)
 
 
 @torch.no_grad()
@@ -25,8 +36,7 @@ def main(argv=None):
                    help="class to generate (0-9 for MNIST); default: one row of --num per class")
     p.set_defaults(num=8)
     args = p.parse_args(argv)
-    G, cfg, device = load_net(args, "cgan", "G", lambda a: Generator(a["z_dim"], a["channels"], a["ngf"],
-                                                                     a["num_classes"], a["embed_dim"]))
+    G, cfg, device = load_net(args, "cgan", "G", build)
     classes = cfg["num_classes"]
     if args.label is not None and not 0 <= args.label < classes:
         raise UserError(f"--label {args.label} is not a class of this checkpoint; pass 0 to {classes - 1}")
@@ -34,8 +44,7 @@ def main(argv=None):
         labels = torch.arange(classes, device=device).repeat_interleave(args.num)
     else:
         labels = torch.full((args.num,), args.label, device=device)
-    z = torch.randn(len(labels), cfg["z_dim"], 1, 1, device=device)  # (N, 100, 1, 1)
-    write_images(G(z, labels), args.out, nrow=args.num if args.label is None else None)
+    write_images(draw(G, cfg, labels), args.out, nrow=args.num if args.label is None else None)
 
 
 if __name__ == "__main__":

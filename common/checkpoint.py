@@ -25,16 +25,19 @@ FORMAT = 1
 
 
 def save_checkpoint(path, state):
-    """Write `state` to `path` atomically: a temp file in the same folder, fsync, then rename over the old one.
+    """Write `state` (with the format number) to `path` atomically: a crash or Ctrl-C during the write leaves
+    the previous checkpoint intact, never a truncated file."""
+    atomic_save(path, {"format": FORMAT, **state})
 
-    A crash or Ctrl-C during the write leaves the previous checkpoint intact, never a truncated file.
-    """
+
+def atomic_save(path, obj):
+    """torch.save `obj` to a temp file in the same folder, fsync, then rename it over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT, **state}, f)
+            torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)  # atomic on POSIX and Windows

@@ -34,7 +34,8 @@ CONTROL_FLAGS = {"resume", "device", "num_workers", "log_every", "max_steps", "f
                  "time_steps"}
 # Flags a resumed run keeps from the checkpoint unless given again (where the run lives, how long it runs, and
 # its precision: a CPU run started with --amp bf16 goes on in bf16 after a plain --resume, not in fp32).
-CONTINUITY_FLAGS = {"epochs", "data_root", "out_dir", "ckpt_dir", "amp"}
+CONTINUITY_FLAGS = {"epochs", "data_root", "out_dir", "ckpt_dir", "amp", "eval_every", "eval_num", "eval_metric",
+                    "eval_backbone", "backbone_weights"}  # what is measured may change too (best.pt then restarts)
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -247,6 +248,7 @@ class Run:
         self.out_dir, self.ckpt_path = Path(args.out_dir), Path(args.ckpt_dir) / "last.pt"
         self.sample_dir = self.out_dir / "samples"
         self.nets, self.optimizers, self.schedulers, self.extras = {}, {}, {}, {}
+        self.evaluation, self.best = None, None  # --eval_every: a common.evaluation.Evaluation, the best score
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == "fp16")
         self.timer = self.timer_end = None
         self.epoch = self.step = self.batch_in_epoch = 0
@@ -273,6 +275,11 @@ class Run:
         for name, net in self.nets.items():
             print(f"  {name}: {count_params(net):>12,} parameters  ({type(net).__name__})", flush=True)
 
+    def evaluate_with(self, evaluation):
+        """Score the generator with `evaluation` (common/evaluation.py) after every --eval_every epochs: logged
+        as eval/<name>, and <ckpt_dir>/best.pt written whenever --eval_metric is the lowest so far."""
+        self.evaluation = evaluation
+
     def restore(self):
         """On --resume, load nets, optimizers, scaler, schedulers, counters and RNG (last, so nothing after it
         draws random numbers that the uninterrupted run did not draw)."""
@@ -295,7 +302,7 @@ class Run:
         if ck.get("scaler"):
             self.scaler.load_state_dict(ck["scaler"])
         self.epoch, self.step, self.batch_in_epoch = ck["epoch"], ck["step"], ck["batch_in_epoch"]
-        self.saved_step = self.step
+        self.saved_step, self.best = self.step, ck.get("best")
         set_rng_state(ck["rng"])
         print(f"resumed from {path}: epoch {self.epoch + 1}, batch {self.batch_in_epoch}, step {self.step}",
               flush=True)
@@ -355,8 +362,12 @@ class Run:
             while self.epoch < self.args.epochs and not self.should_stop():
                 yield self.epoch
                 if self.batch_in_epoch >= self.n_batches:
+                    best = self.evaluation is not None and (self.epoch + 1) % self.args.eval_every == 0 and \
+                        self._evaluate()
                     self.epoch, self.batch_in_epoch = self.epoch + 1, 0
                     self.save()
+                    if best:
+                        self.save(self.ckpt_path.with_name("best.pt"))
             self._report_timing()
             if self.saved_step != self.step:
                 self.save()
@@ -446,13 +457,13 @@ class Run:
         self.writer.add_image("samples", grid, self.step)
 
     # ------------------------------------------------------------------------------------------- internals
-    def save(self):
-        """Atomically write last.pt, but never a diverged model: the last good checkpoint stays."""
+    def save(self, path=None):
+        """Atomically write last.pt (or `path`), but never a diverged model: the last good checkpoint stays."""
         for name, net in self.nets.items():
             for key, t in net.state_dict().items():
                 if t.is_floating_point() and not torch.isfinite(t).all():
                     self._diverged(f"{name}.{key} holds NaN/inf at step {self.step}")
-        save_checkpoint(self.ckpt_path, {
+        save_checkpoint(path or self.ckpt_path, {
             "arch": self.arch,
             "nets": {k: v.state_dict() for k, v in self.nets.items()},
             "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
@@ -460,9 +471,26 @@ class Run:
             "extras": {k: v.state_dict() for k, v in self.extras.items()},
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
             "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
-            "rng": rng_state(), "args": dict(vars(self.args)),
+            "rng": rng_state(), "args": dict(vars(self.args)), "best": self.best,
         })
-        self.saved_step = self.step
+        if path is None:
+            self.saved_step = self.step
+
+    def _evaluate(self):
+        """Score the generator at the end of an epoch (--eval_every), log the scores, and say whether they are the
+        best so far."""
+        started = time.perf_counter()
+        values = self.evaluation()
+        self.log(**{f"eval/{k}": v for k, v in values.items()})
+        metric, value, key = self.evaluation.metric, values[self.evaluation.metric], self.evaluation.key
+        best = self.best is None or self.best["key"] != key or value < self.best["value"]
+        if best:
+            self.best = {"key": key, "value": value, "epoch": self.epoch + 1, "step": self.step}
+        where = (f"the best so far: {self.ckpt_path.with_name('best.pt')}" if best
+                 else f"best {self.best['value']:.4g} at epoch {self.best['epoch']}")
+        print(f"epoch {self.epoch + 1}: {metric.upper()} {value:.4g} ({self.evaluation.net.label()}, "
+              f"{time.perf_counter() - started:.0f} s); {where}", flush=True)
+        return best
 
     def _sync(self):
         if self.device.type == "cuda":

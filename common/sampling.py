@@ -1,4 +1,8 @@
 """What every sample.py shares: its flags, loading a checkpoint for inference, writing a grid or image files."""
+import contextlib
+import importlib
+import sys
+from argparse import Namespace
 from pathlib import Path
 
 import torch
@@ -23,10 +27,40 @@ def load_net(args, arch, name, build):
     """Checkpoint → `build(ckpt_args)` with the trained weights, in eval mode on the chosen device."""
     device = pick_device(args.device)
     ckpt = load_checkpoint(args.checkpoint, arch)
-    net = build(ckpt["args"])
-    load_state(net, ckpt["nets"][name], name, args.checkpoint)
+    net = net_from_checkpoint(ckpt, name, build, args.checkpoint, device)
     torch.manual_seed(args.seed)
-    return net.to(device).eval(), ckpt["args"], device
+    return net, ckpt["args"], device
+
+
+def net_from_checkpoint(ckpt, name, build, path, device):
+    """`build(ckpt["args"])` with the weights of net `name` of a loaded checkpoint, in eval mode on `device`."""
+    net = build(ckpt["args"])
+    load_state(net, ckpt["nets"][name], name, path)
+    return net.to(device).eval()
+
+
+@contextlib.contextmanager
+def folder_modules(folder):
+    """A folder's sample, utils and dataset modules, imported by their plain names as the folder's own scripts
+    import them (sample.py says `from model import ...`): the folder first on sys.path meanwhile, and modules of
+    those names from another folder set aside and restored after (every folder has a model.py)."""
+    root, names = Path(__file__).resolve().parents[1], ("model", "utils", "dataset", "sample")
+    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
+    sys.path.insert(0, str(root / folder))
+    try:
+        yield Namespace(**{name: importlib.import_module(name) for name in ("sample", "utils", "dataset")})
+    finally:
+        sys.path.remove(str(root / folder))
+        for name in names:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved)
+
+
+def noise(n, *shape, like, generator=None):
+    """(n, *shape) standard normal noise on the device of the net `like`, from `generator` if given (evaluate.py
+    and --eval_every pass their own, so sampling never moves the training run's random stream)."""
+    device = next(like.parameters()).device
+    return torch.randn(n, *shape, device=device, generator=generator)
 
 
 def write_images(images, out, nrow=None):

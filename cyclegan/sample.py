@@ -20,6 +20,11 @@ from common.sampling import input_images, load_net, to_tensor, translate_parser,
 from model import ResnetGenerator  # noqa: E402
 
 
+def build(cfg):
+    """G or F of a checkpoint's flags (`cfg` = its args): the two generators have the same layers."""
+    return ResnetGenerator(3, 3, cfg["ngf"], cfg["n_blocks"])
+
+
 def target_size(h, w, short_side):
     """(H, W) with the shorter side at `short_side`, aspect kept, each a multiple of 4."""
     scale = short_side / min(h, w)
@@ -33,7 +38,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     images = input_images(args.input)
     name = "G" if args.direction == "AtoB" else "F"
-    net, cfg, device = load_net(args, "cyclegan", name, lambda c: ResnetGenerator(3, 3, c["ngf"], c["n_blocks"]))
+    net, cfg, device = load_net(args, "cyclegan", name, build)
     for path, image in images:
         x = to_tensor(image, device)  # (1, 3, H, W)
         x = F.interpolate(x, size=target_size(*x.shape[2:], cfg["crop_size"]), mode="bicubic", antialias=True)

@@ -21,12 +21,13 @@ sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder 
 import torch  # noqa: E402
 
 from common.errors import UserError  # noqa: E402
+from common.evaluation import TranslationEvaluation, add_eval_args  # noqa: E402
 from common.run import (ArgumentParser, Run, add_run_args, main_guard, non_negative_int, positive_float,  # noqa: E402
                         positive_int, unit_float)
 from dataset import DATASETS, make_datasets  # noqa: E402
 from model import PatchDiscriminator, ResnetGenerator, default_blocks, init_weights  # noqa: E402
 from utils import (ImagePool, cycle_loss, d_loss, evaluate, g_adv_loss, identity_loss, lr_factor,  # noqa: E402
-                   save_samples)
+                   save_samples, test_translations)
 
 
 def parse_args(argv=None):
@@ -52,6 +53,7 @@ def parse_args(argv=None):
                    help="a paper dataset under <data_root>/<name>/ (downloaded if missing), or folder = "
                         "--data_root holds trainA/ trainB/ (and testA/ testB/)")
     add_run_args(p, HERE, cuda_graphs=True)
+    add_eval_args(p)
     return p.parse_args(argv)
 
 
@@ -131,6 +133,13 @@ def main(argv=None):
     run.track(nets=nets, optimizers={"G": opt_G, "D": opt_D}, extras={"pool_X": pools["X"], "pool_Y": pools["Y"]})
     run.summary(train_set.name, len(train_set))
     run.restore()
+
+    if args.eval_every:  # FID (or KID) of G(test X) vs test Y and F(test Y) vs test X every N epochs, best.pt kept
+        if not test_sets:
+            raise UserError("--eval_every scores the translated test images, but there are none: add testA/ and "
+                            "testB/ beside trainA/ and trainB/")
+        run.evaluate_with(TranslationEvaluation(args, run.device, [nets["G"], nets["F"]], lambda: test_translations(
+            nets["G"], nets["F"], *test_sets, run.device)))
 
     run.make_loader(train_set, args.batch_size)
     shown = test_sets or ([train_set[i][0] for i in range(4)], [train_set[i][1] for i in range(4)])

@@ -3,6 +3,8 @@ identity term of Section 5.2), the image pool, the learning-rate schedule, evalu
 import torch
 import torch.nn.functional as F
 
+from common.metrics import to_uint8
+
 
 def d_loss(real_logits, fake_logits):
     """Least-squares GAN loss for D (paper, Section 4: "we replace the negative log likelihood objective by a
@@ -85,6 +87,17 @@ def evaluate(G, F_, test_x, test_y, device):
             total += float((back(there(image)).float() - image).abs().mean() / 2)
         scores[name] = total / len(data)
     return scores
+
+
+@torch.no_grad()
+def test_translations(G, F_, test_x, test_y, device):
+    """{"XtoY": (G(x) batches, y batches), "YtoX": (F(y) batches, x batches)} as uint8 for FID/KID: each
+    direction's translated test images against the real test images of the domain it maps into."""
+    out = {}
+    for name, data, net, target in (("XtoY", test_x, G, test_y), ("YtoX", test_y, F_, test_x)):
+        fakes = [to_uint8(net(x.to(device))) for x in torch.utils.data.DataLoader(data, batch_size=1)]
+        out[name] = (fakes, [to_uint8(y) for y in torch.utils.data.DataLoader(target, batch_size=16)])
+    return out
 
 
 @torch.no_grad()

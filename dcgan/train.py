@@ -14,10 +14,12 @@ sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder 
 
 import torch  # noqa: E402
 
+from common.evaluation import SampleEvaluation, add_eval_args  # noqa: E402
 from common.run import (ArgumentParser, Run, add_data_args, add_run_args, main_guard, positive_float,  # noqa: E402
                         positive_int, unit_float)
 from dataset import make_dataset  # noqa: E402
 from model import Discriminator, Generator, init_weights  # noqa: E402
+from sample import draw  # noqa: E402
 from utils import d_loss, g_loss, save_samples  # noqa: E402
 
 IMG_SIZE = 64  # the paper's resolution; the layer stack in model.py is built for it
@@ -35,6 +37,7 @@ def parse_args(argv=None):
     p.add_argument("--ndf", type=positive_int, default=64, help="D width: ndf channels at 32×32")
     add_data_args(p)
     add_run_args(p, HERE, cuda_graphs=True)
+    add_eval_args(p)
     return p.parse_args(argv)
 
 
@@ -79,6 +82,9 @@ def main(argv=None):
     run.track(nets={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D})
     run.summary(dataset.source.name, len(dataset))
     run.restore()
+    if args.eval_every:  # FID (or KID) every N epochs, best.pt kept (common/evaluation.py)
+        run.evaluate_with(SampleEvaluation(args, run.device, [G], lambda n, g: draw(G, vars(args), n, g),
+                                           dataset.source))
 
     run.make_loader(dataset, args.batch_size)
     fixed_z = run.fixed_noise(64, args.z_dim, 1, 1)  # the same 64 points every epoch: progress is comparable

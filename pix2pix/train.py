@@ -17,11 +17,12 @@ sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder 
 import torch  # noqa: E402
 
 from common.errors import UserError  # noqa: E402
+from common.evaluation import TranslationEvaluation, add_eval_args  # noqa: E402
 from common.run import (ArgumentParser, Run, add_run_args, main_guard, non_negative_int, positive_float,  # noqa: E402
                         positive_int, unit_float)
 from dataset import DATASETS, make_datasets  # noqa: E402
 from model import PatchDiscriminator, UNetGenerator, init_weights  # noqa: E402
-from utils import d_loss, evaluate, g_adv_loss, l1_loss, lr_factor, save_samples  # noqa: E402
+from utils import d_loss, evaluate, g_adv_loss, l1_loss, lr_factor, save_samples, test_translations  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -48,6 +49,7 @@ def parse_args(argv=None):
     p.add_argument("--eval_dir", default=None,
                    help="A|B pairs scored after each epoch (L1, PSNR); default: <dataset>/test or /val; none = off")
     add_run_args(p, HERE, cuda_graphs=True)
+    add_eval_args(p)
     args = p.parse_args(argv)
     return args
 
@@ -112,6 +114,11 @@ def main(argv=None):
     fixed = [torch.stack(t).to(run.device) for t in zip(*(shown[i] for i in range(min(4, len(shown)))))]
     eval_loader = (torch.utils.data.DataLoader(eval_set, batch_size=1, num_workers=args.num_workers)
                    if eval_set else None)  # batch 1: BatchNorm on each test image's own statistics (the paper)
+    if args.eval_every:  # FID (or KID) of G(test inputs) against the test targets every N epochs, best.pt kept
+        if eval_loader is None:
+            raise UserError("--eval_every scores the translated test pairs, but there are none: pass --eval_dir")
+        run.evaluate_with(TranslationEvaluation(args, run.device, [G], lambda: test_translations(
+            G, eval_loader, run.device, args.direction)))
     for epoch in run.epochs():
         run.set_lr(args.lr * lr_factor(epoch, args.epochs, args.decay_epochs))
         train_one_epoch(G, D, opt_G, opt_D, run, args)

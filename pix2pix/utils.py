@@ -5,6 +5,8 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
+from common.metrics import to_uint8
+
 
 def d_loss(real_logits, fake_logits):
     """L_D = ½ [BCE(D(x, y), 1) + BCE(D(x, G(x)), 0)], averaged over the 30×30 patches.
@@ -57,17 +59,24 @@ def psnr(fake, target):
     return 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
 
 
+def translate_all(G, loader, device):
+    """[(G(x), y)] for the (x, y) pairs of `loader`, G run as the paper tests it (paper_test_mode)."""
+    with paper_test_mode(G):
+        return [(G(x.to(device)).float(), y.to(device)) for x, y in loader]
+
+
 def evaluate(G, loader, device):
     """Mean L1 (on the [0, 1] scale) and mean PSNR of G(x) against y over `loader`'s pairs."""
-    l1_sum, psnr_sum, n = 0.0, 0.0, 0
-    with paper_test_mode(G):
-        for source, target in loader:
-            source, target = source.to(device), target.to(device)
-            fake = G(source).float()
-            l1_sum += float(((fake - target) / 2).abs().flatten(1).mean(1).sum())
-            psnr_sum += float(psnr(fake, target).sum())
-            n += len(source)
-    return {"eval_L1": l1_sum / n, "eval_PSNR": psnr_sum / n}
+    pairs = translate_all(G, loader, device)
+    l1 = torch.cat([((fake - target) / 2).abs().flatten(1).mean(1) for fake, target in pairs])
+    return {"eval_L1": float(l1.mean()), "eval_PSNR": float(torch.cat([psnr(*pair) for pair in pairs]).mean())}
+
+
+def test_translations(G, loader, device, direction):
+    """{direction: (G(x) batches, y batches)} as uint8 for FID/KID: the translated test inputs against the real
+    test targets (evaluate.py and --eval_every)."""
+    pairs = translate_all(G, loader, device)
+    return {direction: ([to_uint8(fake) for fake, _ in pairs], [to_uint8(target) for _, target in pairs])}
 
 
 def save_samples(G, source, target, run, name):

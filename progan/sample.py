@@ -13,12 +13,24 @@ sys.path.insert(1, str(HERE.parent))
 
 import torch  # noqa: E402
 
-from common.checkpoint import load_checkpoint, load_state  # noqa: E402
+from common.checkpoint import load_checkpoint  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from common.run import main_guard, pick_device, positive_int  # noqa: E402
-from common.sampling import sample_parser, write_images  # noqa: E402
+from common.sampling import net_from_checkpoint, noise, sample_parser, write_images  # noqa: E402
 from model import Generator  # noqa: E402
 from utils import batch_size_at, parse_batch_sizes, phases  # noqa: E402
+
+
+def build(cfg):
+    """The generator of a checkpoint's flags (`cfg` = its args)."""
+    return Generator(cfg["max_resolution"], cfg["latent_dim"], cfg["channels"], cfg["fmap_base"], cfg["fmap_max"])
+
+
+def draw(G, cfg, n, generator=None, level=None, alpha=1.0):
+    """n images in [-1, 1] at resolution 4·2^level (default: the largest) with fade-in `alpha`, clamped as the
+    grids are (evaluate.py and --eval_every draw through this too)."""
+    z = noise(n, cfg["latent_dim"], like=G, generator=generator)  # (N, 512)
+    return G(z, G.max_level if level is None else level, alpha).clamp(-1, 1)  # (N, C, R, R)
 
 
 def where_training_stands(ck):
@@ -41,10 +53,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     device = pick_device(args.device)
     ck = load_checkpoint(args.checkpoint, "progan")
-    cfg = ck["args"]
-    G = Generator(cfg["max_resolution"], cfg["latent_dim"], cfg["channels"], cfg["fmap_base"], cfg["fmap_max"])
-    load_state(G, ck["nets"]["G_ema"], "G_ema", args.checkpoint)
-    G = G.to(device).eval()
+    G = net_from_checkpoint(ck, "G_ema", build, args.checkpoint, device)
     level, alpha = where_training_stands(ck)
     if args.resolution is not None:
         wanted = args.resolution.bit_length() - 3
@@ -53,9 +62,8 @@ def main(argv=None):
                             f"{4 * 2 ** level}; pass a power of two from 4 up to that")
         level, alpha = wanted, 1.0
     torch.manual_seed(args.seed)
-    z = torch.randn(args.num, cfg["latent_dim"], device=device)  # (N, 512)
     print(f"{4 * 2 ** level}×{4 * 2 ** level}, alpha {alpha:.3f}")
-    write_images(G(z, level, alpha).clamp(-1, 1), args.out)
+    write_images(draw(G, ck["args"], args.num, level=level, alpha=alpha), args.out)
 
 
 if __name__ == "__main__":

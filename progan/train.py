@@ -20,11 +20,13 @@ sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder 
 import torch  # noqa: E402
 
 from common.errors import UserError  # noqa: E402
+from common.evaluation import SampleEvaluation, add_eval_args  # noqa: E402
 from common.gradient_penalty import gradient_penalty  # noqa: E402
 from common.run import (ArgumentParser, Run, add_data_args, add_run_args, main_guard, positive_float,  # noqa: E402
                         positive_int, unit_float)
 from dataset import Repeated, make_dataset  # noqa: E402
 from model import Discriminator, Generator  # noqa: E402
+from sample import draw  # noqa: E402
 from utils import (batch_size_at, critic_loss, ema_update, generator_loss, make_ema, parse_batch_sizes,  # noqa: E402
                    phases, real_at, save_samples)
 
@@ -50,6 +52,7 @@ def parse_args(argv=None):
     add_data_args(p, "folder = any images under --data_root (CelebA-HQ, FFHQ, ...)")
     p.set_defaults(dataset="folder")
     add_run_args(p, HERE)
+    add_eval_args(p)
     return p.parse_args(argv)
 
 
@@ -106,6 +109,9 @@ def main(argv=None):
               compile_nets=[])  # the level/alpha arguments change per phase: compiling would recompile each
     run.summary(dataset.source.name, len(dataset))
     run.restore()
+    if args.eval_every:  # FID (or KID) after every N phases, at the resolution just finished
+        run.evaluate_with(SampleEvaluation(args, run.device, [G_ema], lambda n, g: draw(G_ema, vars(args), n, g, level),
+                                           dataset.source))
 
     max_level = G.max_level
     schedule = phases(max_level)

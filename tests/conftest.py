@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,8 @@ import torch
 from PIL import Image
 
 os.environ["NO_ALBUMENTATIONS_UPDATE"] = "1"  # albumentations otherwise checks PyPI for updates on import
+# evaluate.py and --eval_every cache reference features under $XDG_CACHE_HOME: the tests' go to a temp folder
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="gans-test-cache-")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for `import common`; folder modules go through load_module

