@@ -32,8 +32,9 @@ from common.data import DATASETS, find_images, load_source, read_image  # noqa: 
 from common.errors import UserError  # noqa: E402
 from common.evaluation import REF_NUM, check_count, score_samples, score_translations  # noqa: E402
 from common.feature_nets import FEATURE_NETS, make_feature_net  # noqa: E402
+from common.flags import ArgumentParser, positive_int  # noqa: E402
 from common.metrics import METRICS, extract, reference_features, score, singular_warning  # noqa: E402
-from common.run import ArgumentParser, main_guard, pick_device, positive_int  # noqa: E402
+from common.run import main_guard, pick_device  # noqa: E402
 from common.sampling import folder_modules, net_from_checkpoint  # noqa: E402
 
 # What each folder's checkpoint holds to score: a generator of noise, of noise and a label, or of images
@@ -63,8 +64,8 @@ def parse_args(argv=None):
                         "efficientnet-lite0 = offline, not comparable to published FID; mnist = the project's "
                         "digit classifier (needs --backbone_weights)")
     p.add_argument("--backbone_weights", "--inception_weights", default=None, metavar="FILE",
-                   help="the feature net's weights (inception: torch-fidelity's weights-inception-2015-12-05-6726825d.pth, "
-                        "for machines without network; mnist: required)")
+                   help="the feature net's weights (inception: torch-fidelity's weights-inception-2015-12-05-"
+                        "6726825d.pth, for machines without network; mnist: required)")
     p.add_argument("--dataset", default=None, choices=DATASETS, help="reference data (default: the checkpoint's)")
     p.add_argument("--data_root", default=None, help="where the reference data is (default: the checkpoint's)")
     p.add_argument("--ref_num", type=positive_int, default=REF_NUM, help="reference images at most")

@@ -22,7 +22,7 @@ REF_NUM = 50_000  # reference images at most: the papers' 50k (CIFAR-10's whole 
 
 def add_eval_args(parser):
     """--eval_every and its companions, in every train.py whose folder has a generator to score."""
-    from common.run import non_negative_int, positive_int
+    from common.flags import non_negative_int, positive_int
 
     g = parser.add_argument_group("evaluation during training (python evaluate.py scores a checkpoint)")
     g.add_argument("--eval_every", type=non_negative_int, default=0,

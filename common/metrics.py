@@ -124,7 +124,8 @@ def score(metrics, fake, fake_logits, real, real_stats=None):
 
 def intra_class_fid(fake, fake_labels, real, real_labels, dim):
     """Mean over classes of the FID between the class's generated and real features (Miyato & Koyama 2018's
-    intra-FID), and the per-class values by class index ("0", ...); None where a class has ≤ dim images on either side."""
+    intra-FID), and the per-class values by class index ("0", ...); None where a class has ≤ dim images on
+    either side."""
     per_class = {}
     for c in sorted(set(real_labels.tolist())):
         f, r = fake[fake_labels == c], real[real_labels == c]

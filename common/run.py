@@ -1,7 +1,8 @@
-"""Run control shared by every train.py: flags, device, seeding, resume, logging, checkpoints, Ctrl-C, NaN stop.
+"""The run loop shared by every train.py: device, seeding, resume, logging, checkpoints, Ctrl-C, NaN stop.
 
 It must behave identically in every folder (a user who learnt `--resume` in dcgan expects it in cyclegan), so
-it lives here; the paper-specific parts (models, losses, the D and G steps) stay in each folder's train.py.
+it lives here; the paper-specific parts (models, losses, the D and G steps) stay in each folder's train.py. The
+flags it reads are common/flags.py's; --cuda_graphs wraps steps in common/cuda_graphs.py's CUDAGraphStep.
 
     run = Run(args, "dcgan", argv)          # merges the checkpoint's flags on --resume, picks the device, seeds
     run.track(nets={...}, optimizers={...})
@@ -12,7 +13,6 @@ it lives here; the paper-specific parts (models, losses, the D and G steps) stay
             ...D step..., ...G step...
             run.step_done(loss_D=..., loss_G=...)   # .item() and NaN check every --log_every steps only
 """
-import argparse
 import contextlib
 import json
 import os
@@ -26,136 +26,10 @@ import numpy as np
 import torch
 
 from common.checkpoint import load_checkpoint, load_state, rng_state, save_checkpoint, set_rng_state
+from common.cuda_graphs import CUDAGraphStep
 from common.data import device_loadable, make_loader
 from common.errors import CheckpointError, NonFiniteError, UserError
-
-# Flags that describe how this process runs, not what is trained: always taken from the command line.
-CONTROL_FLAGS = {"resume", "device", "num_workers", "log_every", "max_steps", "fast", "compile", "cuda_graphs",
-                 "time_steps"}
-# Flags a resumed run keeps from the checkpoint unless given again (where the run lives, how long it runs, and
-# its precision: a CPU run started with --amp bf16 goes on in bf16 after a plain --resume, not in fp32).
-CONTINUITY_FLAGS = {"epochs", "data_root", "out_dir", "ckpt_dir", "amp", "eval_every", "eval_num", "eval_metric",
-                    "eval_backbone", "backbone_weights"}  # what is measured may change too (best.pt then restarts)
-
-
-class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Appends "(default: X)" to a flag's help unless the help already says its default or there is none (None)."""
-
-    def _get_help_string(self, action):
-        if action.default is None or "default:" in (action.help or ""):
-            return action.help
-        return super()._get_help_string(action)
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse that shows defaults in --help and reports a bad flag in one line (no usage block), exit 2."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
-        super().__init__(**kwargs)
-
-    def error(self, message):
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
-def positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def positive_float(text):
-    value = float(text)
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def unit_float(text):
-    """A number in [0, 1): Adam's betas, momentum terms."""
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def add_run_args(parser, folder, cuda_graphs=False):
-    """The flags every train.py shares, with defaults inside the architecture's folder (works from any cwd).
-    cuda_graphs: the folder's train_one_epoch runs its step through Run.graphed, so --cuda_graphs exists."""
-    folder = Path(folder)
-    g = parser.add_argument_group("run (same in every folder)")
-    g.add_argument("--data_root", default=str(folder.parent / "data"),
-                   help="dataset folder; downloads go here (default: data/ at the repo root)")
-    g.add_argument("--out_dir", default=str(folder / "runs"),
-                   help="samples/, TensorBoard logs (tb/), metrics.jsonl, args.json (default: <folder>/runs)")
-    g.add_argument("--ckpt_dir", default=str(folder / "checkpoints"),
-                   help="where last.pt is written (default: <folder>/checkpoints)")
-    g.add_argument("--resume", nargs="?", const="last", default=None, metavar="CKPT",
-                   help="continue a run: a checkpoint path, or no value for <ckpt_dir>/last.pt")
-    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
-                   help="auto = cuda, else mps, else cpu")
-    g.add_argument("--seed", type=int, default=0, help="seeds weights, noise and data order")
-    g.add_argument("--num_workers", type=non_negative_int, default=2, help="DataLoader worker processes")
-    g.add_argument("--log_every", type=positive_int, default=20,
-                   help="steps between loss logs (each one syncs the GPU) and NaN checks")
-    g.add_argument("--max_steps", type=positive_int, default=None,
-                   help="stop (and save) after this many optimizer steps in total; for smoke tests")
-    g.add_argument("--amp", default="auto", choices=["auto", "off", "bf16", "fp16"],
-                   help="mixed precision autocast: auto = bf16 on CUDA, off elsewhere (fp16 adds a GradScaler); on "
-                        "CPUs with bf16 instructions (AMX, AVX512-BF16) --amp bf16 trains 1.4-2.8x faster; --resume "
-                        "keeps the checkpoint's unless given")
-    g.add_argument("--fast", default="on", choices=["on", "channels_last", "off"],
-                   help="on: fused Adam, and on CUDA TF32 matmuls/convs and small fixed-transform datasets held on "
-                        "the GPU; channels_last: also NHWC nets; off: none of them (plain fp32 eager, with --amp off)")
-    g.add_argument("--compile", action="store_true", help="torch.compile the nets (opt-in: compiling takes minutes)")
-    if cuda_graphs:
-        g.add_argument("--cuda_graphs", action="store_true",
-                       help="record the training step once as a CUDA graph and replay it (opt-in, CUDA only; "
-                            "for steps bound by kernel launches: small images, batch 1). Experimental: not yet run "
-                            "on a GPU by this project (README.md, Speed)")
-    g.add_argument("--time_steps", type=non_negative_int, default=None, metavar="WARMUP",
-                   help="after WARMUP steps, time the rest of the run; print images/s and peak GPU memory at the end")
-    return parser
-
-
-def add_data_args(parser, folder_help="folder = any images under --data_root"):
-    """--dataset and --channels, the same in every folder that trains on single images."""
-    from common.data import DATASETS
-
-    parser.add_argument("--dataset", default="mnist", choices=DATASETS, help=folder_help)
-    parser.add_argument("--channels", type=int, choices=[1, 3], default=None,
-                        help="image channels (default: 1 for mnist, 3 otherwise)")
-    return parser
-
-
-def explicit_flags(argv):
-    """Names of the flags written on the command line (to tell a user's choice from a default)."""
-    return {a[2:].split("=", 1)[0] for a in argv if a.startswith("--")}
-
-
-def merge_resume_args(args, ckpt_args, argv, ckpt_path):
-    """A resumed run trains what the checkpoint trained: its flags win, and a conflicting flag is an error."""
-    given = explicit_flags(argv)
-    for key, saved in ckpt_args.items():
-        if key in CONTROL_FLAGS or not hasattr(args, key):
-            continue
-        if key in given:
-            if key not in CONTINUITY_FLAGS and getattr(args, key) != saved:
-                raise UserError(f"--{key} {getattr(args, key)} differs from {saved} in {ckpt_path}; a resumed run "
-                                f"keeps its configuration: drop --{key}, or start a new run without --resume")
-            continue
-        setattr(args, key, saved)
-    if "ckpt_dir" not in given:
-        args.ckpt_dir = str(Path(ckpt_path).parent)
-    return args
+from common.flags import check_cuda_graphs, merge_resume_args
 
 
 def pick_device(name):
@@ -188,18 +62,6 @@ def cpu_has_bf16():
     than fp32 on this project's machines (README.md, Speed, On a CPU). Elsewhere bf16 is emulated."""
     checks = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
     return any(check and check() for check in checks)  # private functions, hence the getattr
-
-
-def check_cuda_graphs(args, device, amp):
-    if device.type != "cuda":
-        raise UserError(f"--cuda_graphs records CUDA kernels, but the device is {device.type}; drop --cuda_graphs")
-    if args.fast == "off":
-        raise UserError("--cuda_graphs needs the fused (capturable) Adam of --fast on; drop --fast off")
-    if amp == "fp16":
-        raise UserError("--cuda_graphs cannot replay fp16's GradScaler (it checks for inf on the host every step); "
-                        "use --amp bf16 or --amp off")
-    if args.compile:
-        raise UserError("--cuda_graphs and --compile both record the step; pick one")
 
 
 def seed_everything(seed):
@@ -535,100 +397,6 @@ class Run:
         self.interrupted = True
         print("\nCtrl-C: finishing this step and saving a checkpoint (Ctrl-C again quits without saving)",
               file=sys.stderr, flush=True)
-
-
-class CUDAGraphStep:
-    """A whole training step (forwards, backwards, optimizer steps) recorded once as a CUDA graph and then
-    replayed: one launch per step instead of hundreds of kernel launches, for the models whose step is bound by
-    the host (pix2pix and CycleGAN at batch 1, the SR models). PyTorch's whole-network capture recipe (docs:
-    CUDA semantics > CUDA Graphs): eager steps on a side stream first (cuDNN autotuning, allocation of the
-    gradients and the optimizer state), then one capture with the optimizers made capturable; each later call
-    copies its inputs into the graph's static input tensors and replays. Its outputs (the step's scalars) are
-    the graph's static tensors, overwritten by the next replay: read them before the next call.
-
-    The learning rates are constants inside the recorded kernels, so a changed lr (the papers' schedules) is
-    recorded again, as are inputs of a new shape. train_one_epoch defines its step function anew each epoch;
-    `bind` keeps the recording when the new function is the same code over the same objects (nets, optimizers,
-    args), so an epoch costs no capture unless its lr changed. Host-side logic (CycleGAN's image pool) stays
-    outside: two graphs there.
-    """
-
-    WARMUP = 3  # eager steps before the first capture (PyTorch's recipe: a few, on a side stream)
-
-    def __init__(self, step, optimizers):
-        self.warmups = 0
-        self.step = self.graph = self.static_in = self.static_out = self.lrs = None
-        self.optimizers = []
-        self.bind(step, optimizers)
-
-    @staticmethod
-    def same_function(a, b):
-        """Same code closing over the same objects: replaying a's recording does what b would do."""
-        def cells(f):
-            try:
-                return [c.cell_contents for c in f.__closure__ or ()]
-            except ValueError:  # an empty cell (a name not yet assigned): nothing to compare
-                return None
-
-        if a is None or a.__code__ is not b.__code__ or a.__defaults__ != b.__defaults__:
-            return False
-        ca, cb = cells(a), cells(b)
-        return ca is not None and cb is not None and all(x is y for x, y in zip(ca, cb))
-
-    def bind(self, step, optimizers):
-        """Take this epoch's step function; drop the recording unless it does exactly what the recorded one did."""
-        if not (self.same_function(self.step, step) and list(optimizers) == list(self.optimizers)):
-            self.graph = self.static_out = None
-        self.step, self.optimizers = step, list(optimizers)
-        return self
-
-    def learning_rates(self):
-        return tuple(float(g["lr"]) for opt in self.optimizers for g in opt.param_groups)
-
-    def needs_capture(self, inputs):
-        return (self.graph is None or self.learning_rates() != self.lrs
-                or [x.shape for x in inputs] != [x.shape for x in self.static_in])
-
-    def __call__(self, *inputs):
-        if self.warmups < self.WARMUP:
-            self.warmups += 1
-            return self.eager(*inputs)
-        if self.needs_capture(inputs):
-            self.capture(inputs)
-        for static, x in zip(self.static_in, inputs):
-            static.copy_(x, non_blocking=True)
-        self.replay()
-        return self.static_out
-
-    def capture(self, inputs):
-        self.graph = self.static_out = None  # frees the previous recording's memory pool
-        for opt in self.optimizers:
-            opt.zero_grad(set_to_none=True)  # gradients are then allocated in the graph's own memory pool
-        self.static_in = [x.detach().clone() for x in inputs]
-        self.lrs = self.learning_rates()
-        self.record()
-
-    # The CUDA calls (tests/emulate_graphs.py replaces these three to run the logic above on a CPU)
-    def eager(self, *inputs):
-        """A warm-up step, eager, on a side stream as capture needs."""
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            out = self.step(*inputs)
-        torch.cuda.current_stream().wait_stream(side)
-        return out
-
-    def record(self):
-        for opt in self.optimizers:
-            for group in opt.param_groups:
-                group["capturable"] = True  # step counts and bias corrections stay on the GPU, inside the graph
-        torch.cuda.synchronize()
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):  # records only: nothing runs until replay()
-            self.static_out = self.step(*self.static_in)
-
-    def replay(self):
-        self.graph.replay()
 
 
 def main_guard(main):

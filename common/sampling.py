@@ -9,7 +9,8 @@ import torch
 
 from common.checkpoint import load_checkpoint, load_state
 from common.errors import UserError
-from common.run import ArgumentParser, pick_device, positive_int
+from common.flags import ArgumentParser, positive_int
+from common.run import pick_device
 
 
 def sample_parser(description, folder):

@@ -15,8 +15,9 @@ sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder 
 import torch  # noqa: E402
 
 from common.evaluation import SampleEvaluation, add_eval_args  # noqa: E402
-from common.run import (ArgumentParser, Run, add_data_args, add_run_args, main_guard, positive_float,  # noqa: E402
-                        positive_int, unit_float)
+from common.flags import (ArgumentParser, add_data_args, add_run_args, positive_float, positive_int,  # noqa: E402
+                          unit_float)
+from common.run import Run, main_guard  # noqa: E402
 from dataset import make_dataset  # noqa: E402
 from model import Discriminator, Generator, init_weights  # noqa: E402
 from sample import draw  # noqa: E402

@@ -17,8 +17,8 @@ sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder 
 
 import torch  # noqa: E402
 
-from common.run import (ArgumentParser, Run, add_run_args, main_guard, positive_float, positive_int,  # noqa: E402
-                        unit_float)
+from common.flags import ArgumentParser, add_run_args, positive_float, positive_int, unit_float  # noqa: E402
+from common.run import Run, main_guard  # noqa: E402
 from common.super_resolution import (epochs_for, eval_images, evaluate_after_epoch, load_pretrained,  # noqa: E402
                                      make_vgg, phase_paths)
 from dataset import make_dataset  # noqa: E402

@@ -18,8 +18,9 @@ import torch  # noqa: E402
 
 from common.errors import UserError  # noqa: E402
 from common.evaluation import TranslationEvaluation, add_eval_args  # noqa: E402
-from common.run import (ArgumentParser, Run, add_run_args, main_guard, non_negative_int, positive_float,  # noqa: E402
-                        positive_int, unit_float)
+from common.flags import (ArgumentParser, add_run_args, non_negative_int, positive_float, positive_int,  # noqa: E402
+                          unit_float)
+from common.run import Run, main_guard  # noqa: E402
 from dataset import DATASETS, make_datasets  # noqa: E402
 from model import PatchDiscriminator, UNetGenerator, init_weights  # noqa: E402
 from utils import d_loss, evaluate, g_adv_loss, l1_loss, lr_factor, save_samples, test_translations  # noqa: E402

@@ -15,7 +15,8 @@ import torch  # noqa: E402
 
 from common.checkpoint import load_checkpoint  # noqa: E402
 from common.errors import UserError  # noqa: E402
-from common.run import main_guard, pick_device, positive_int  # noqa: E402
+from common.flags import positive_int  # noqa: E402
+from common.run import main_guard, pick_device  # noqa: E402
 from common.sampling import net_from_checkpoint, noise, sample_parser, write_images  # noqa: E402
 from model import Generator  # noqa: E402
 from utils import batch_size_at, parse_batch_sizes, phases  # noqa: E402

@@ -162,7 +162,7 @@ def test_loader_rejects_batch_larger_than_dataset():
 def test_resume_keeps_the_checkpoint_precision_unless_given_again():
     import argparse
 
-    from common.run import merge_resume_args
+    from common.flags import merge_resume_args
 
     saved = {"amp": "bf16", "ngf": 8, "device": "cuda", "epochs": 5}
     parsed = dict(ngf=8, device="cpu", epochs=5, ckpt_dir="ck")  # what argparse made of the command line

@@ -111,7 +111,8 @@ def test_to_uint8_rounds_as_a_saved_png(tmp_path):
 
     x = torch.rand(1, 3, 8, 8) * 2 - 1
     save_image((x + 1) / 2, tmp_path / "x.png")
-    assert torch.equal(metrics.to_uint8(x)[0], torch.from_numpy(np.array(Image.open(tmp_path / "x.png"))).permute(2, 0, 1))
+    saved = torch.from_numpy(np.array(Image.open(tmp_path / "x.png"))).permute(2, 0, 1)  # (3, 8, 8) uint8
+    assert torch.equal(metrics.to_uint8(x)[0], saved)
 
 
 # ----------------------------------------------------------------------------------------------- reference cache

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from common.data import EpochSampler, ImageDataset, load_source, make_loader, square_transform
-from common.run import CUDAGraphStep, cpu_has_bf16
+from common.cuda_graphs import CUDAGraphStep
+from common.run import cpu_has_bf16
 from conftest import ROOT, losses_with_emulated_graphs, metrics_at, needs_cuda, offline_env, run_script, train_args
 
 
