@@ -13,6 +13,8 @@ can load it. numpy's RNG state is stored as a tensor for the same reason.
 """
 import os
 import random
+import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -31,19 +33,80 @@ def save_checkpoint(path, state):
 
 
 def atomic_save(path, obj):
-    """torch.save `obj` to a temp file in the same folder, fsync, then rename it over `path`."""
+    """torch.save `obj` to a temp file in the same folder, fsync, then rename it over `path`. A write that fails
+    (a full disk, an unwritable folder) leaves `path` as it was and no temp file, and is one CheckpointError
+    naming the folder, the free space and the space needed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)  # atomic on POSIX and Windows
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) or (isinstance(e, RuntimeError) and "inline_container" in str(e)):
+            raise write_error(path, tensor_bytes(obj), e) from None  # torch's zip writer: "file write failed",
+            # or on a full tmpfs "unexpected pos 1194176 vs 1194064" (both seen)
         raise
+
+
+def write_error(path, needed, error):
+    """The one-line CheckpointError for a failed write of about `needed` bytes to `path`."""
+    reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[0][:100]
+    try:
+        free = f"{shutil.disk_usage(path.parent).free / 2**20:,.1f} MB free"
+    except OSError:
+        free = "its free space unknown"
+    kept = f"{path.name} there is unchanged" if path.exists() else f"no {path.name} was written"
+    return CheckpointError(f"cannot write {path} ({reason}): {path.parent} has {free}, a checkpoint needs about "
+                           f"{needed / 2**20:,.1f} MB; {kept}. Free space there, or pass --ckpt_dir "
+                           "on a disk with room (and --resume from the last good checkpoint)")
+
+
+def tensor_bytes(obj):
+    """Bytes of the tensors in a nested dict / list / tuple: about what torch.save writes."""
+    if torch.is_tensor(obj):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(tensor_bytes(v) for v in obj)
+    return 0
+
+
+def copy_checkpoint(src, dst):
+    """An atomic copy of a checkpoint file (best.pt, epoch_NNN.pt from last.pt): bytes, not a second torch.save."""
+    src, dst = Path(src), Path(dst)
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=dst.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f, open(src, "rb") as g:
+            shutil.copyfileobj(g, f, 2**24)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dst)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise write_error(dst, src.stat().st_size, e) from None
+        raise
+
+
+# A temp file of atomic_save for last.pt, best.pt or epoch_NNN.pt: <name>.<8 random characters of mkstemp>.tmp
+STALE_TEMP = re.compile(r"(last|best|epoch_\d+)\.pt\.[a-z0-9_]{8}\.tmp")
+
+
+def remove_stale_temps(folder):
+    """Delete the temp files a save killed mid-write left in `folder` (only that pattern); returns their names."""
+    folder = Path(folder)
+    stale = sorted(f for f in folder.iterdir() if STALE_TEMP.fullmatch(f.name)) if folder.is_dir() else []
+    for f in stale:
+        f.unlink(missing_ok=True)
+    return [f.name for f in stale]
 
 
 def load_checkpoint(path, arch=None):

@@ -1,6 +1,15 @@
 """One kind of error for everything a user can fix, printed as one line by `common.run.main_guard`."""
 
 
+def one_line(error):
+    """The message of `error` as one line; one raised inside a DataLoader worker arrives wrapped in the worker's
+    traceback ("Original Traceback ..."), whose last line is the original message."""
+    message = str(error).strip()
+    if "Original Traceback" in message:
+        message = message.splitlines()[-1].split("Error: ", 1)[-1]
+    return message
+
+
 class UserError(Exception):
     """A problem with the user's input (flags, data, checkpoint). The message names the problem and the fix."""
 

@@ -14,11 +14,11 @@ from common.errors import UserError
 
 # Flags that describe how this process runs, not what is trained: always taken from the command line.
 CONTROL_FLAGS = {"resume", "device", "num_workers", "log_every", "max_steps", "fast", "compile", "cuda_graphs",
-                 "time_steps"}
+                 "time_steps", "save_every_min"}
 # Flags a resumed run keeps from the checkpoint unless given again (where the run lives, how long it runs, and
 # its precision: a CPU run started with --amp bf16 goes on in bf16 after a plain --resume, not in fp32).
-CONTINUITY_FLAGS = {"epochs", "data_root", "out_dir", "ckpt_dir", "amp", "eval_every", "eval_num", "eval_metric",
-                    "eval_backbone", "backbone_weights"}  # what is measured may change too (best.pt then restarts)
+CONTINUITY_FLAGS = {"epochs", "data_root", "out_dir", "ckpt_dir", "amp", "keep_every", "eval_every", "eval_num",
+                    "eval_metric", "eval_backbone", "backbone_weights"}  # what is measured may change too (best.pt then restarts)
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -62,6 +62,13 @@ def positive_float(text):
     return value
 
 
+def non_negative_float(text):
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
 def unit_float(text):
     """A number in [0, 1): Adam's betas, momentum terms."""
     value = float(text)
@@ -83,6 +90,11 @@ def add_run_args(parser, folder, cuda_graphs=False):
                    help="where last.pt is written (default: <folder>/checkpoints)")
     g.add_argument("--resume", nargs="?", const="last", default=None, metavar="CKPT",
                    help="continue a run: a checkpoint path, or no value for <ckpt_dir>/last.pt")
+    g.add_argument("--save_every_min", type=non_negative_float, default=30.0, metavar="M",
+                   help="also write last.pt in the middle of an epoch once M minutes have passed since the last "
+                        "save, so a crash loses at most M minutes (0: at epoch ends, --max_steps and Ctrl-C only)")
+    g.add_argument("--keep_every", type=non_negative_int, default=0, metavar="K",
+                   help="also keep <ckpt_dir>/epoch_NNN.pt every K epochs (0 = off: last.pt only)")
     g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="auto = cuda, else mps, else cpu")
     g.add_argument("--seed", type=int, default=0, help="seeds weights, noise and data order")

@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.checkpoint import load_checkpoint, load_state, rng_state, save_checkpoint, set_rng_state
+from common.checkpoint import (copy_checkpoint, load_checkpoint, load_state, remove_stale_temps, rng_state,
+                               save_checkpoint, set_rng_state)
 from common.cuda_graphs import CUDAGraphStep
 from common.data import device_loadable, make_loader
-from common.errors import CheckpointError, NonFiniteError, UserError
+from common.errors import CheckpointError, DataError, NonFiniteError, UserError, one_line
 from common.flags import check_cuda_graphs, merge_resume_args
 
 
@@ -108,6 +109,12 @@ class Run:
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
         self.out_dir, self.ckpt_path = Path(args.out_dir), Path(args.ckpt_dir) / "last.pt"
+        stale = remove_stale_temps(self.ckpt_path.parent)  # left by a save that was killed mid-write
+        if stale:
+            print(f"removed {len(stale)} unfinished checkpoint write(s) from {self.ckpt_path.parent}: "
+                  f"{', '.join(stale)}", flush=True)
+        self.save_interval = 60 * args.save_every_min  # seconds between mid-epoch saves (0: none)
+        self.last_save = time.monotonic()
         self.sample_dir = self.out_dir / "samples"
         self.nets, self.optimizers, self.schedulers, self.extras = {}, {}, {}, {}
         self.evaluation, self.best = None, None  # --eval_every: a common.evaluation.Evaluation, the best score
@@ -228,8 +235,10 @@ class Run:
                         self._evaluate()
                     self.epoch, self.batch_in_epoch = self.epoch + 1, 0
                     self.save()
-                    if best:
-                        self.save(self.ckpt_path.with_name("best.pt"))
+                    if best:  # the same checkpoint under a second name: copied, not written twice
+                        copy_checkpoint(self.ckpt_path, self.ckpt_path.with_name("best.pt"))
+                    if self.args.keep_every and self.epoch % self.args.keep_every == 0:
+                        copy_checkpoint(self.ckpt_path, self.ckpt_path.with_name(f"epoch_{self.epoch:03d}.pt"))
             self._report_timing()
             if self.saved_step != self.step:
                 self.save()
@@ -260,12 +269,18 @@ class Run:
                 yield batch
                 if self.should_stop():
                     return
+        except DataError as e:  # an unreadable image met mid-epoch: keep what was trained, then stop
+            if self.step and self.saved_step != self.step:
+                self.save()
+            raise DataError(f"{one_line(e)} (the run is saved at step {self.step}: fix it, then --resume "
+                            f"{self.ckpt_path})") from None
         finally:
             self.bar.close()
 
     def step_done(self, **scalars):
         """Count the step; every --log_every steps turn the scalars into floats (a GPU sync), check they are
-        finite, and write them to tqdm, TensorBoard and metrics.jsonl."""
+        finite, and write them to tqdm, TensorBoard and metrics.jsonl; once --save_every_min minutes have passed
+        since the last save, write last.pt (a crash mid-epoch then loses minutes, not the epoch)."""
         self.scaler.update()
         self.step += 1
         self.batch_in_epoch += 1
@@ -279,11 +294,13 @@ class Run:
         elif self.timer is not None and self.should_stop():  # the last timed step (sample grids not included)
             self._sync()
             self.timer_end = (self.step, time.perf_counter())
-        if self.step % self.args.log_every and self.batch_in_epoch < self.n_batches:
-            return
-        values = self.log(**scalars)
-        self.last_logged = {k: f"{v:.4g}" for k, v in values.items()}
-        self.bar.set_postfix(self.last_logged)
+        epoch_end = self.batch_in_epoch >= self.n_batches
+        if epoch_end or self.step % self.args.log_every == 0:
+            values = self.log(**scalars)
+            self.last_logged = {k: f"{v:.4g}" for k, v in values.items()}
+            self.bar.set_postfix(self.last_logged)
+        if self.save_interval and not epoch_end and time.monotonic() - self.last_save >= self.save_interval:
+            self.save()  # mid-epoch, after this step's log line (the epoch's end saves anyway)
 
     def log(self, **scalars):
         """Scalars (tensors or numbers) → floats (a GPU sync), checked finite, written to TensorBoard and
@@ -319,13 +336,14 @@ class Run:
         self.writer.add_image("samples", grid, self.step)
 
     # ------------------------------------------------------------------------------------------- internals
-    def save(self, path=None):
-        """Atomically write last.pt (or `path`), but never a diverged model: the last good checkpoint stays."""
+    def save(self):
+        """Atomically write last.pt, but never a diverged model: the last good checkpoint stays. A write that
+        fails (full disk) is one error line, and leaves the previous file as it was."""
         for name, net in self.nets.items():
             for key, t in net.state_dict().items():
                 if t.is_floating_point() and not torch.isfinite(t).all():
                     self._diverged(f"{name}.{key} holds NaN/inf at step {self.step}")
-        save_checkpoint(path or self.ckpt_path, {
+        save_checkpoint(self.ckpt_path, {
             "arch": self.arch,
             "nets": {k: v.state_dict() for k, v in self.nets.items()},
             "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
@@ -335,8 +353,7 @@ class Run:
             "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
             "rng": rng_state(), "args": dict(vars(self.args)), "best": self.best,
         })
-        if path is None:
-            self.saved_step = self.step
+        self.saved_step, self.last_save = self.step, time.monotonic()
 
     def _evaluate(self):
         """Score the generator at the end of an epoch (--eval_every), log the scores, and say whether they are the
@@ -404,10 +421,7 @@ def main_guard(main):
     try:
         main()
     except UserError as e:
-        message = str(e).strip()
-        if "Original Traceback" in message:  # raised inside a DataLoader worker: keep the original message
-            message = message.splitlines()[-1].split("Error: ", 1)[-1]
-        print(f"error: {message}", file=sys.stderr, flush=True)
+        print(f"error: {one_line(e)}", file=sys.stderr, flush=True)
         raise SystemExit(1 if isinstance(e, NonFiniteError) else 2)
     except KeyboardInterrupt:
         print("\ninterrupted before a checkpoint could be saved", file=sys.stderr, flush=True)
