@@ -8,6 +8,9 @@ followed by a 3×3 conv and LeakyReLU; 3×3 conv, LeakyReLU, 3×3 conv to RGB. 1
 official RRDB_ESRGAN_x4 count. The discriminator is the official `Discriminator_VGG_128`: ten convs 64 → 512 with
 BN from the second on, stride 2 every second, dense 100, dense 1.
 
+The dense blocks' convs start from the paper's "smaller initialization" (Section 3.1; the official code's
+Kaiming normal × 0.1); the other layers keep PyTorch's default, as the official code does.
+
 Differences from the paper: an adaptive average pool to 4×4 before the dense layers of D (a 128×128 crop gives
 4×4 already: no change at the paper's size).
 """
@@ -22,6 +25,10 @@ class DenseBlock(nn.Module):
     def __init__(self, nf=64, gc=32):
         super().__init__()
         self.convs = nn.ModuleList([nn.Conv2d(nf + i * gc, gc if i < 4 else nf, 3, 1, 1) for i in range(5)])
+        for conv in self.convs:  # the paper's "smaller initialization" (Section 3.1), as the official RRDBNet:
+            nn.init.kaiming_normal_(conv.weight)  # Kaiming normal (fan_in, gain √2) scaled by 0.1, zero bias
+            conv.weight.data.mul_(0.1)
+            nn.init.zeros_(conv.bias)
 
     def forward(self, x):
         features = [x]

@@ -78,12 +78,14 @@ def train_one_epoch(G, D, vgg, opt_G, opt_D, run, args):
             loss_D = d_loss_ra(real_scores, fake_scores)
         run.update(opt_D, loss_D)
 
-        # (2) Update G: L_percep + λ L_G^Ra + η L1
+        # (2) Update G: L_percep + λ L_G^Ra + η L1; the real images scored again by the updated D, detached (the
+        # official code's G step sees the current D on both sides of the relativistic loss)
         with run.autocast():
             with torch.no_grad():
                 hr_features = vgg(hr)
+                real_scores_now = D(hr).float()
             loss_percep = perceptual_loss(vgg(sr).float(), hr_features.float())
-            loss_adv = g_loss_ra(real_scores.detach(), D(sr).float())
+            loss_adv = g_loss_ra(real_scores_now, D(sr).float())
             loss_l1 = l1_loss(sr.float(), hr)
             loss_G = loss_percep + args.adv_weight * loss_adv + args.l1_weight * loss_l1
         run.update(opt_G, loss_G)

@@ -75,15 +75,18 @@ def train_one_epoch(G, D, G_ema, opt_G, opt_D, run, args, level, fading, max_lev
 
         # (1) Update D: maximize E[D(x)] − E[D(G(z))] − λ·GP − ε_drift·E[D(x)²]
         with run.autocast():
-            fake = G(z, level, alpha)  # (B, C, R, R)
-            real_scores, fake_scores = D(real, level, alpha), D(fake.detach(), level, alpha)
+            with torch.no_grad():  # this step trains D only; G's step draws its own fakes
+                fake = G(z, level, alpha)  # (B, C, R, R)
+            real_scores, fake_scores = D(real, level, alpha), D(fake, level, alpha)
         penalty = gradient_penalty(D, real, fake, level, alpha)  # eager and fp32 inside, whatever --amp says
         loss_D = critic_loss(real_scores.float(), fake_scores.float(), penalty, args.lambda_gp, args.drift)
         run.update(opt_D, loss_D)
 
-        # (2) Update G: maximize E[D(G(z))] (n_critic = 1), then the EMA copy follows
+        # (2) Update G: maximize E[D(G(z))] on fresh latents (n_critic = 1; the official code draws a new batch of
+        # z for the G loss), then the EMA copy follows
+        z = torch.randn(real.shape[0], args.latent_dim, device=run.device)  # (B, 512)
         with run.autocast():
-            loss_G = generator_loss(D(fake, level, alpha).float())
+            loss_G = generator_loss(D(G(z, level, alpha), level, alpha).float())
         run.update(opt_G, loss_G)
         ema_update(G_ema, G, args.ema)
 
@@ -123,8 +126,8 @@ def main(argv=None):
         level, fading = schedule[epoch]
         resolution = 4 * 2 ** level
         batch = batch_size_at(resolution, batch_sizes)
-        if run.batch_in_epoch == 0 and fading:  # a new resolution: fresh Adam moments (the official code)
-            opt_G.state.clear()
+        if run.batch_in_epoch == 0 and epoch > 0:  # fresh Adam moments whenever floor(lod) or ceil(lod) changes
+            opt_G.state.clear()  # (the official train.py): at the start of every fade-in and every stable phase
             opt_D.state.clear()
         run.make_loader(Repeated(dataset, round(args.kimg_per_phase * 1000)), batch)
         train_one_epoch(G, D, G_ema, opt_G, opt_D, run, args, level, fading, max_level)

@@ -22,7 +22,8 @@ from common.super_resolution import (epochs_for, eval_images, evaluate_after_epo
                                      make_vgg, phase_paths)
 from dataset import make_dataset  # noqa: E402
 from model import Discriminator, SRResNet  # noqa: E402
-from utils import content_loss, d_loss, g_adv_loss, mse_loss, save_samples  # noqa: E402
+from utils import (PAPER_CONTENT_SCALE, backward_by_term, content_loss, d_loss, g_adv_loss, mse_loss,  # noqa: E402
+                   save_samples)
 
 VGG54_AFTER_RELU = 35  # torchvision vgg19.features index of conv5_4's ReLU: SRGAN's φ5,4
 
@@ -43,6 +44,10 @@ def parse_args(argv=None):
     p.add_argument("--ndf", type=positive_int, default=64, help="D width: channels of its first conv")
     p.add_argument("--adv_weight", type=positive_float, default=1e-3,
                    help="weight of the adversarial loss; paper: 1e-3")
+    p.add_argument("--content_scale", type=positive_float, default=PAPER_CONTENT_SCALE,
+                   help="factor on the VGG feature maps in the content loss; the paper's 1/12.75 was set for its "
+                        "Caffe VGG19 on [0, 255] input (README: Differences; the logged grad_content / grad_adv "
+                        "show the balance it gives)")
     p.add_argument("--vgg_weights", default=None,
                    help="VGG19 state_dict for the content loss (default: torchvision's); none = untrained (tests)")
     p.add_argument("--pretrained", default=None, help="gan phase: the PSNR checkpoint to start from "
@@ -78,12 +83,15 @@ def train_one_epoch(G, D, vgg, opt_G, opt_D, run, args):
         with run.autocast():
             with torch.no_grad():
                 hr_features = vgg(hr)
-            loss_content = content_loss(vgg(sr).float(), hr_features.float())
+            loss_content = content_loss(vgg(sr).float(), hr_features.float(), args.content_scale)
             loss_adv = g_adv_loss(D(sr))
             loss_G = loss_content + args.adv_weight * loss_adv
-        run.update(opt_G, loss_G)
+        opt_G.zero_grad(set_to_none=True)  # the backward of loss_G, one term at a time into the SR image:
+        grad_content, grad_adv = backward_by_term(sr, [loss_content, args.adv_weight * loss_adv], run.scaler)
+        run.scaler.step(opt_G)
         return dict(loss_D=loss_D, loss_G=loss_G, loss_content=loss_content, loss_adv=loss_adv,
-                    D_real=torch.sigmoid(real_logits).mean(), D_fake=torch.sigmoid(fake_logits).mean())
+                    D_real=torch.sigmoid(real_logits).mean(), D_fake=torch.sigmoid(fake_logits).mean(),
+                    grad_content=grad_content, grad_adv=grad_adv)  # ‖∂term/∂SR‖: the two terms' balance
 
     # --cuda_graphs: recorded once, replayed (the step is launch-bound at batch 16 on small crops)
     step = run.graphed(psnr_step, opt_G) if args.phase == "psnr" else run.graphed(gan_step, opt_D, opt_G)

@@ -8,10 +8,25 @@ def mse_loss(sr, hr):
     return F.mse_loss(sr, hr)
 
 
-def content_loss(sr_features, hr_features):
+PAPER_CONTENT_SCALE = 1 / 12.75  # the paper's rescaling of its (Caffe, [0, 255]-input) VGG19's feature maps
+
+
+def content_loss(sr_features, hr_features, scale=PAPER_CONTENT_SCALE):
     """l^SR_VGG/5.4: MSE between VGG19 φ5,4 features (after its ReLU) of G(I^LR) and I^HR, Eq. 5, with the
-    feature maps rescaled by 1/12.75 as the paper does to bring the loss to the scale of the MSE loss."""
-    return F.mse_loss(sr_features / 12.75, hr_features / 12.75)
+    feature maps rescaled (the paper: by 1/12.75, "to obtain VGG losses of a scale that is comparable to the
+    MSE loss"; --content_scale)."""
+    return F.mse_loss(sr_features * scale, hr_features * scale)
+
+
+def backward_by_term(output, terms, scaler):
+    """Backpropagate sum(terms) into the net that produced `output` (the SR image) through ∂term/∂output of each
+    term separately, then one backward through that net: the cost of a plain backward, and the norm of the
+    gradient each term sends into the image, (B, 3, H, W) → one scalar per term (what the paper's 1/12.75 and
+    10⁻³ balance). `scaler`: the fp16 GradScaler (a no-op otherwise); the norms are unscaled."""
+    scale = scaler.scale(torch.ones((), device=output.device))  # a tensor: no host sync
+    grads = [torch.autograd.grad(scaler.scale(term), output, retain_graph=True)[0] for term in terms]
+    output.backward(sum(grads))
+    return [g.float().norm() / scale for g in grads]
 
 
 def d_loss(real_logits, fake_logits):

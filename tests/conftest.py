@@ -53,6 +53,39 @@ def run_script(folder, script, *args, cwd=ROOT, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def in_folder(folder, code, timeout=300):
+    """Run Python `code` in a subprocess whose imports are `folder`'s scripts' (`from model import ...` finds
+    <folder>/model.py), and return what it prints last as JSON: a way to call a train.py's inner functions with
+    stand-ins without two folders' model.py meeting in one process."""
+    prelude = f"import sys, json; sys.path[:0] = [{str(ROOT / folder)!r}, {str(ROOT)!r}]\n"
+    r = subprocess.run([sys.executable, "-c", prelude + code], cwd=ROOT / folder, env=offline_env(),
+                       capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+# A Run stand-in for calling a train_one_epoch on one batch in `in_folder` code: eager, no logging
+STUB_RUN = """
+import contextlib, torch
+class StubRun:
+    device = torch.device("cpu")
+    def __init__(self, *batches, n_batches=4):
+        self.queue, self.batch_in_epoch, self.n_batches, self.logged = list(batches), 0, n_batches, []
+    def autocast(self):
+        return contextlib.nullcontext()
+    def update(self, opt, loss):
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+    def graphed(self, step, *optimizers):
+        return step
+    def batches(self):
+        while self.queue:
+            yield self.queue.pop(0)
+    def step_done(self, **scalars):
+        self.batch_in_epoch += 1
+        self.logged.append({k: float(v) for k, v in scalars.items()})
+"""
+
+
 def metrics_at(runs):
     """The rows of `<runs>/metrics.jsonl`, the per-step log every train.py writes."""
     return [json.loads(line) for line in (runs / "metrics.jsonl").read_text().splitlines()]

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import ROOT, load_module, run_script
+from conftest import ROOT, STUB_RUN, in_folder, load_module, run_script
 from test_train import defaults_said_once, metrics, nets_equal, one_line_error, run_cases
 
 model, utils = load_module("progan", "model"), load_module("progan", "utils")
@@ -159,3 +159,30 @@ def test_bad_inputs(digits, tmp_path):
     assert one_line_error(r, "does not exist")
     assert all(h["exit"] == 0 and defaults_said_once(h["stdout"]) for h in (train_help, sample_help))
     assert (ROOT / "progan" / "checkpoints" / ".gitkeep").exists()
+
+
+def test_adam_restarts_at_every_phase_and_g_draws_fresh_latents(digits, tmp_path):
+    """The official train.py resets Adam whenever floor(lod) or ceil(lod) changes, at the start of every fade-in
+    and every stable phase: 10 steps of 4-step phases end 2 steps into the 8×8 stable phase, so Adam has taken 2
+    steps, not 6 (the fade-in's 4 + 2). And the G step draws its own latents (the official G loss samples z):
+    G runs twice per step, on different z."""
+    r = run_script("progan", "train", *progan_args(digits, tmp_path, "--max_steps", 10))
+    assert r.returncode == 0, r.stderr
+    ck = torch.load(tmp_path / "ck" / "last.pt", weights_only=True)
+    assert (ck["epoch"], ck["batch_in_epoch"]) == (2, 2)
+    for name in ("G", "D"):
+        assert {float(s["step"]) for s in ck["optimizers"][name]["state"].values()} == {2.0}
+    calls = in_folder("progan", STUB_RUN + """
+from types import SimpleNamespace
+from model import Discriminator, Generator
+import train
+G, D = Generator(16, 16, 1, 64, 16), Discriminator(16, 1, group_size=4, fmap_base=64, fmap_max=16)
+seen = []
+G.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].clone()))
+args = SimpleNamespace(latent_dim=16, lambda_gp=10.0, drift=0.001, ema=0.999)
+opt_G, opt_D = (torch.optim.Adam(n.parameters(), 1e-3, betas=(0.0, 0.99)) for n in (G, D))
+train.train_one_epoch(G, D, train.make_ema(G), opt_G, opt_D, StubRun((torch.randn(4, 1, 16, 16), None)), args,
+                      1, False, 2)
+print(json.dumps({"calls": len(seen), "same_z": bool(torch.equal(seen[0], seen[-1]))}))
+""")
+    assert calls == {"calls": 2, "same_z": False}

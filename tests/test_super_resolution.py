@@ -8,7 +8,8 @@ from PIL import Image
 
 from common import super_resolution as sr
 from common.errors import UserError
-from conftest import load_module, losses_with_emulated_graphs, metrics_at, needs_cuda, offline_env, run_script
+from conftest import (STUB_RUN, in_folder, load_module, losses_with_emulated_graphs, metrics_at, needs_cuda,
+                      offline_env, run_script)
 from test_train import defaults_said_once, nets_equal, one_line_error, run_cases
 
 srgan_model, esrgan_model = load_module("srgan", "model"), load_module("esrgan", "model")
@@ -194,7 +195,10 @@ def test_both_phases_evaluation_and_upscaling(folder, hr_data, tmp_path):
     assert "generator initialised from" in r.stdout and "UNTRAINED VGG19" in r.stderr
     gan_ck = torch.load(tmp_path / "gan" / "last.pt", weights_only=True)
     assert set(gan_ck["nets"]) == {"G", "D"} and gan_ck["step"] == 3
-    assert "loss_adv" in metrics_at(tmp_path / "runs" / "gan")[-1]
+    last = metrics_at(tmp_path / "runs" / "gan")[-1]
+    assert "loss_adv" in last
+    if folder == "srgan":  # each term's pull on the SR image, the balance --content_scale sets
+        assert last["grad_content"] > 0 and last["grad_adv"] > 0
 
     user = write_hr(tmp_path / "user", 1, (10, 14))
     extra = (["--interp_alpha", "0", "--psnr_checkpoint", tmp_path / "psnr" / "last.pt"] if folder == "esrgan"
@@ -285,3 +289,63 @@ def test_cuda_graphs_train_like_eager(folder, hr_data, tmp_path):
             losses[bool(graphs)] = [m[key] for m in metrics_at(out / "runs" / phase) if key in m]
         assert len(losses[True]) == 9 and len(set(losses[True][3:])) == 6
         assert losses[True] == pytest.approx(losses[False], rel=0.05)
+
+
+def test_esrgan_small_init_of_the_dense_blocks():
+    """The paper's "smaller initialization" (Section 3.1), as the official RRDBNet: Kaiming normal × 0.1 for the
+    dense blocks' convs (std 0.1·√(2 / fan_in)), zero biases; PyTorch's default init (std 1/√(3·fan_in), 4×
+    larger) elsewhere."""
+    model = load_module("esrgan", "model")
+    torch.manual_seed(0)
+    G = model.RRDBNet(n_blocks=2)
+    dense = [conv for block in G.trunk for db in block.blocks for conv in db.convs]
+    assert len(dense) == 2 * 3 * 5
+    for conv in dense:
+        fan_in = conv.weight[0].numel()
+        assert conv.weight.std().item() == pytest.approx(0.1 * (2 / fan_in) ** 0.5, rel=0.1)
+        assert not conv.bias.any()
+    fan_in = G.conv_first.weight[0].numel()
+    assert G.conv_first.weight.std().item() == pytest.approx((1 / (3 * fan_in)) ** 0.5, rel=0.25)
+
+
+def test_esrgan_g_step_scores_the_real_images_with_the_updated_d():
+    """BasicSR's G step computes D(real) again, detached, with the D of this iteration: every D call in the G
+    step (after D's update) must see D's updated weights, and one of them must be on the real images."""
+    calls = in_folder("esrgan", STUB_RUN + """
+from types import SimpleNamespace
+from model import Discriminator, RRDBNet
+import train
+G, D, vgg = RRDBNet(n_blocks=1, nf=8, gc=4), Discriminator(ndf=8), torch.nn.Conv2d(3, 4, 3)
+lr_img, hr = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
+version = [0]
+opt_G, opt_D = (torch.optim.Adam(n.parameters(), 1e-4) for n in (G, D))
+opt_D.register_step_post_hook(lambda *a: version.__setitem__(0, version[0] + 1))
+seen = []
+D.register_forward_hook(lambda m, inputs, out: seen.append((bool(torch.equal(inputs[0], hr)), version[0])))
+args = SimpleNamespace(phase="gan", adv_weight=5e-3, l1_weight=1e-2)
+train.train_one_epoch(G, D, vgg, opt_G, opt_D, StubRun((lr_img, hr)), args)
+print(json.dumps(seen))
+""")
+    after_update = [real for real, version in calls if version == 1]
+    assert after_update and True in after_update  # D(real) with the updated D, in the G step
+    assert [real for real, version in calls if version == 0] == [True, False]  # the D step: D(real), D(fake)
+
+
+def test_srgan_backward_by_term_is_the_plain_backward_and_reports_each_terms_pull():
+    """The G update through ∂term/∂SR of each term equals loss.backward() (same parameter gradients), and the
+    logged norms are ‖∂term/∂SR‖; srgan's GAN phase logs them as grad_content and grad_adv."""
+    utils = load_module("srgan", "utils")
+    torch.manual_seed(0)
+    net, x = torch.nn.Conv2d(3, 3, 3, padding=1), torch.randn(2, 3, 8, 8)
+    terms = lambda out: [out.pow(2).mean(), 1e-3 * torch.sigmoid(out).log().mean()]  # noqa: E731
+    out = net(x)
+    sum(terms(out)).backward()
+    expected = [p.grad.clone() for p in net.parameters()]
+    out = net(x)
+    direct = [torch.autograd.grad(t, out, retain_graph=True)[0].norm() for t in terms(out)]
+    net.zero_grad(set_to_none=True)
+    out = net(x)
+    norms = utils.backward_by_term(out, terms(out), torch.amp.GradScaler("cpu", enabled=False))
+    assert all(torch.allclose(p.grad, e, atol=1e-7) for p, e in zip(net.parameters(), expected))
+    assert torch.allclose(torch.stack(norms), torch.stack(direct))
+    assert utils.content_loss(torch.full((1, 4), 12.75), torch.zeros(1, 4)).item() == pytest.approx(1.0)
