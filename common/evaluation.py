@@ -59,7 +59,8 @@ def score_samples(draw, n, source, net, metrics, device, ref_num=REF_NUM, condit
     Returns (scores, info)."""
     generator = torch.Generator(device=device).manual_seed(seed)
     if conditional:
-        labels = torch.repeat_interleave(torch.arange(source.classes), class_counts(source.labels, n))
+        counts = class_counts(source.labels, n, source.classes)  # a class absent from the data gets none
+        labels = torch.repeat_interleave(torch.arange(len(counts)), counts)
         chunks = list(labels.to(device).split(batch_size))
     else:
         labels, chunks = None, [min(batch_size, n - i) for i in range(0, n, batch_size)]

@@ -108,11 +108,11 @@ def singular_warning(n, dim, what):
             "unbiased at any count")
 
 
-def score(metrics, fake, fake_logits, real, real_stats=None):
+def score(metrics, fake, fake_logits, real):
     """{metric: value} for `metrics` ⊆ METRICS between generated (fake) and real features."""
     out = {}
     if "fid" in metrics:
-        out["fid"] = frechet_distance(statistics(fake), real_stats or statistics(real))
+        out["fid"] = frechet_distance(statistics(fake), statistics(real))
     if "kid" in metrics:
         out["kid"], out["kid_std"], out["kid_subset_size"] = kid(fake, real)
     if "is" in metrics:
@@ -203,10 +203,10 @@ def reference_features(source, resolution, net, n, device, cache_dir=None, cache
     return features, logits, labels
 
 
-def class_counts(labels, n):
-    """How many of `n` samples each class gets so the counts follow the frequencies in `labels` (largest
-    remainder): the labels a conditional G is asked for."""
-    freq = torch.bincount(torch.as_tensor(labels)).double()
+def class_counts(labels, n, classes=0):
+    """How many of `n` samples each of (at least `classes`) classes gets so the counts follow the frequencies in
+    `labels` (largest remainder): the labels a conditional G is asked for."""
+    freq = torch.bincount(torch.as_tensor(labels), minlength=classes).double()
     exact = freq / freq.sum() * n
     counts = exact.floor().long()
     counts[torch.argsort(exact - counts, descending=True)[:n - int(counts.sum())]] += 1

@@ -104,6 +104,7 @@ def test_class_counts_follow_the_label_frequencies():
     assert metrics.class_counts(labels, 10).tolist() == [5, 3, 2]
     counts = metrics.class_counts(labels, 7)  # 3.5, 2.1, 1.4 → 3 + 2 + 1 and the largest remainder, 0.5
     assert counts.tolist() == [4, 2, 1] and int(counts.sum()) == 7
+    assert metrics.class_counts(torch.tensor([0, 0, 2]), 3, classes=4).tolist() == [2, 0, 1, 0]
 
 
 def test_to_uint8_rounds_as_a_saved_png(tmp_path):
