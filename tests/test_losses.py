@@ -78,3 +78,24 @@ def test_gradient_penalty_under_bf16_autocast_is_fp32_nonzero_and_has_gradient()
     # ∂(‖w‖ − 1)²/∂w = 2(‖w‖ − 1)·w/‖w‖
     expected = 2 * (w.norm() - 1) * w / w.norm()
     assert torch.allclose(critic[1].weight.grad, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_relativistic_losses_by_hand():
+    """Real scores C(x_r) = [1, 3], fake C(x_f) = [0, 2]: E C(x_r) = 2, E C(x_f) = 1, so C(x_r) − E C(x_f) = [0, 2]
+    and C(x_f) − E C(x_r) = [−2, 0]. RaLSGAN: D ½[((−1)² + 1²)/2 + (1² + (−1)²)/2] = 1, G ½[(9 + 1)/2 +
+    (1 + 9)/2] = 5. RaHinge: D ½[(1 + 0)/2 + (0 + 1)/2] = ½, G ½[(3 + 1)/2 + (1 + 3)/2] = 2. RSGAN and RaSGAN at
+    equal scores: every pair is a coin toss, log 2 for both nets."""
+    utils = load_module("ralsgan", "utils")
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.0, 2.0])
+    assert [v.item() for v in utils.ralsgan(real, fake)] == [1.0, 5.0]
+    assert [v.item() for v in utils.rahinge(real, fake)] == [0.5, 2.0]
+    same = torch.tensor([0.7, 0.7])
+    for loss in (utils.rsgan, utils.rasgan):
+        assert [v.item() for v in loss(same, same)] == pytest.approx([math.log(2)] * 2)
+    d, g = utils.rsgan(torch.tensor([4.0]), torch.tensor([0.0]))  # C(x_r) − C(x_f) = 4: −log σ(4), −log σ(−4)
+    assert (d.item(), g.item()) == pytest.approx((math.log1p(math.exp(-4)), math.log1p(math.exp(4))))
+    d, g = utils.rasgan(real, fake)  # ½[−log σ(C(x_r) − E C(x_f)) − log(1 − σ(C(x_f) − E C(x_r)))], and for G swapped
+    nll = lambda x: math.log1p(math.exp(-x))  # noqa: E731  −log σ(x)
+    assert d.item() == pytest.approx(0.5 * ((nll(0) + nll(2)) / 2 + (nll(2) + nll(0)) / 2))
+    assert g.item() == pytest.approx(0.5 * ((nll(-2) + nll(0)) / 2 + (nll(0) + nll(-2)) / 2))
+    assert set(utils.LOSSES) == {"rsgan", "rasgan", "ralsgan", "rahinge"}
