@@ -186,10 +186,12 @@ class Run:
         self.n_batches, self.batch_size = len(dataset) // batch_size, batch_size
         return self.loader
 
-    def fixed_noise(self, *shape):
-        """Noise for the sample grids, drawn from its own generator: the same every epoch, after resume too."""
+    def fixed_noise(self, *shape, uniform=False):
+        """Noise for the sample grids, drawn from its own generator: the same every epoch, after resume too.
+        N(0, 1), or with `uniform` U(−1, 1) (LSGAN's z)."""
         g = torch.Generator().manual_seed(self.args.seed)
-        return torch.randn(*shape, generator=g).to(self.device)
+        z = torch.rand(*shape, generator=g) * 2 - 1 if uniform else torch.randn(*shape, generator=g)
+        return z.to(self.device)
 
     def autocast(self):
         if self.amp == "off":

@@ -57,10 +57,12 @@ def folder_modules(folder):
         sys.modules.update(saved)
 
 
-def noise(n, *shape, like, generator=None):
-    """(n, *shape) standard normal noise on the device of the net `like`, from `generator` if given (evaluate.py
-    and --eval_every pass their own, so sampling never moves the training run's random stream)."""
+def noise(n, *shape, like, generator=None, uniform=False):
+    """(n, *shape) noise, N(0, 1) (or with `uniform` U(−1, 1)), on the device of the net `like`, from `generator`
+    if given (evaluate.py and --eval_every pass their own, so sampling never moves the training run's stream)."""
     device = next(like.parameters()).device
+    if uniform:
+        return torch.rand(n, *shape, device=device, generator=generator) * 2 - 1
     return torch.randn(n, *shape, device=device, generator=generator)
 
 

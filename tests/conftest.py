@@ -20,7 +20,7 @@ os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="gans-test-cache-")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for `import common`; folder modules go through load_module
 
-ARCHS = ["simple_gan", "dcgan", "wgan", "wgan_gp", "cgan", "ralsgan"]
+ARCHS = ["simple_gan", "dcgan", "wgan", "wgan_gp", "cgan", "lsgan", "ralsgan"]
 # Tiny nets so a subprocess step takes milliseconds on a CPU (the paper-size nets are checked in test_models).
 SMALL = {arch: ["--ngf", "8", "--ndf", "8"] for arch in ARCHS}
 SMALL["simple_gan"] = []

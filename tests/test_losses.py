@@ -99,3 +99,15 @@ def test_relativistic_losses_by_hand():
     assert d.item() == pytest.approx(0.5 * ((nll(0) + nll(2)) / 2 + (nll(2) + nll(0)) / 2))
     assert g.item() == pytest.approx(0.5 * ((nll(-2) + nll(0)) / 2 + (nll(0) + nll(-2)) / 2))
     assert set(utils.LOSSES) == {"rsgan", "rasgan", "ralsgan", "rahinge"}
+
+
+def test_least_squares_losses_by_hand():
+    """D(x) = [1, 2], D(G(z)) = [0, 1]. Coding 0-1-1: L_D = ½·mean(0², 1²) + ½·mean(0², 1²) = ½, L_G = ½·mean(1², 0²)
+    = ¼. Pearson (a −1, b 1, c 0): L_D = ½·mean(0², 1²) + ½·mean(1², 2²) = 1.5, L_G = ½·mean(0², 1²) = ¼."""
+    utils = load_module("lsgan", "utils")
+    real, fake = torch.tensor([1.0, 2.0]), torch.tensor([0.0, 1.0])
+    a, b, c = utils.CODINGS["0-1-1"]
+    assert (utils.d_loss(real, fake, a, b).item(), utils.g_loss(fake, c).item()) == (0.5, 0.25)
+    a, b, c = utils.CODINGS["pearson"]
+    assert (a, b, c) == (-1, 1, 0) and b - c == 1 and b - a == 2  # the paper's conditions for Pearson χ²
+    assert (utils.d_loss(real, fake, a, b).item(), utils.g_loss(fake, c).item()) == (1.5, 0.25)

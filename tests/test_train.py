@@ -28,7 +28,7 @@ def test_two_steps_write_everything(folder, where, digits, tmp_path):
     cwd = ROOT if where == "root" else ROOT / folder
     r = run_script(folder, "train", *train_args(folder, digits, tmp_path, "--max_steps", 2), cwd=cwd)
     assert r.returncode == 0, r.stderr
-    d = "D" if folder in ("simple_gan", "dcgan", "ralsgan") else "C"
+    d = "D" if folder in ("simple_gan", "dcgan", "lsgan", "ralsgan") else "C"
     assert "batch" in r.stderr and f"loss_{d}=" in r.stderr  # the tqdm bar with losses
     ck = torch.load(tmp_path / "ck" / "last.pt", weights_only=True)
     assert ck["arch"] == folder and ck["step"] == 2 and ck["epoch"] == 0 and ck["batch_in_epoch"] == 2
@@ -189,6 +189,7 @@ SPECIFIC = {
     "wgan_gp": [("beta1 of 1", ["--beta1", "1"], r"--beta1: must be in \[0, 1\)"),
                 ("zero lambda", ["--lambda_gp", "0"], "--lambda_gp: must be a positive number")],
     "cgan": [("data without labels", ["--dataset", "folder", "--data_root", "FLAT"], "no class labels")],
+    "lsgan": [("unknown coding", ["--coding", "1-0-0"], "--coding: invalid choice")],
     "ralsgan": [("unknown loss", ["--loss", "lsgan"], "--loss: invalid choice")],
 }
 
