@@ -17,8 +17,9 @@ CONTROL_FLAGS = {"resume", "device", "num_workers", "log_every", "max_steps", "f
                  "time_steps", "save_every_min"}
 # Flags a resumed run keeps from the checkpoint unless given again (where the run lives, how long it runs, and
 # its precision: a CPU run started with --amp bf16 goes on in bf16 after a plain --resume, not in fp32).
+# What is measured may change on --resume too (best.pt then starts again).
 CONTINUITY_FLAGS = {"epochs", "data_root", "out_dir", "ckpt_dir", "amp", "keep_every", "eval_every", "eval_num",
-                    "eval_metric", "eval_backbone", "backbone_weights"}  # what is measured may change too (best.pt then restarts)
+                    "eval_metric", "eval_backbone", "backbone_weights"}
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

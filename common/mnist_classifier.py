@@ -131,6 +131,27 @@ def load_generator(arch, checkpoint, device="cpu", seed=0):
     return lambda n_or_labels: draw(G, ckpt["args"], n_or_labels, g), ckpt
 
 
+@torch.no_grad()
+def infogan_code_error(checkpoint, classifier, n=10_000, device="cpu", seed=0, batch=500):
+    """The paper's "5% error" (Section 7.1): classify G's samples drawn with random categorical codes, match the
+    code values to the predicted digits one-to-one (Hungarian), and return (error, {code: digit}, checkpoint)."""
+    from common.checkpoint import load_checkpoint
+    from common.sampling import folder_modules, net_from_checkpoint
+
+    ckpt = load_checkpoint(checkpoint, "infogan")
+    with folder_modules("infogan") as folder:
+        G = net_from_checkpoint(ckpt, "G", folder.sample.build, checkpoint, device)
+        sample_latent, match = folder.utils.sample_latent, folder.utils.categorical_match_error
+    g = torch.Generator(device=device).manual_seed(seed)
+    codes, predicted = [], []
+    for k in [batch] * (n // batch) + ([n % batch] if n % batch else []):
+        latent, cat, _ = sample_latent(k, ckpt["args"], device, g)
+        codes.append(cat.cpu())
+        predicted.append(classify_logits(classifier, G(latent)).argmax(1))
+    error, mapping = match(torch.cat(predicted), torch.cat(codes), ckpt["args"]["n_cat"])
+    return error, mapping, ckpt
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -143,6 +164,11 @@ def main(argv=None):
     c.add_argument("--classifier", default="mnist_classifier.pt")
     c.add_argument("--per_class", type=int, default=100)
     c.add_argument("--device", default="cpu")
+    i = sub.add_parser("infogan", help="error of InfoGAN's categorical code as digit classes (Hungarian matching)")
+    i.add_argument("--checkpoint", default=str(ROOT / "infogan" / "checkpoints" / "last.pt"))
+    i.add_argument("--classifier", default="mnist_classifier.pt")
+    i.add_argument("--num", type=int, default=10_000)
+    i.add_argument("--device", default="cpu")
     u = sub.add_parser("score", help="confident fraction and digit entropy of an unconditional G's samples")
     u.add_argument("--arch", required=True, choices=["simple_gan", "dcgan", "wgan", "wgan_gp", "real"],
                    help="real = held-out real digits from --data_root, the reference to read the others against")
@@ -162,6 +188,12 @@ def main(argv=None):
     model = Classifier()
     model.load_state_dict(torch.load(args.classifier, map_location="cpu", weights_only=True))
     model.eval()
+    if args.cmd == "infogan":
+        error, mapping, ckpt = infogan_code_error(args.checkpoint, model, args.num, args.device)
+        print(f"infogan {args.checkpoint} (epoch {ckpt['epoch']}, step {ckpt['step']}): the categorical code read as "
+              f"digits, best one-to-one matching, {args.num} samples: error {error:.4f}")
+        print("code → digit: " + " ".join(f"{c}:{d}" for c, d in sorted(mapping.items())))
+        return
     if args.cmd == "score":
         if args.arch == "real":
             test_x = load_digits(args.data_root)[2]

@@ -37,7 +37,7 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate; official code (LSUN): 1e-3")
     p.add_argument("--beta1", type=unit_float, default=0.5, help="Adam β1; official code: 0.5")
     p.add_argument("--beta2", type=unit_float, default=0.999, help="Adam β2 (TensorFlow's default)")
-    p.add_argument("--z_dim", type=positive_int, default=1024, help="noise dimensions (uniform in [-1, 1]); paper: 1024")
+    p.add_argument("--z_dim", type=positive_int, default=1024, help="noise dims, uniform in [-1, 1]; paper: 1024")
     p.add_argument("--ngf", type=positive_int, default=64, help="G width: 4·ngf channels at 4×4 to 16×16 (paper: 256)")
     p.add_argument("--ndf", type=positive_int, default=64, help="D width: ndf channels at 32×32 (paper: 64)")
     add_data_args(p)

@@ -229,7 +229,7 @@ def test_evaluate_scores_every_generator_folder(folder, checkpoints, capsys):
         scores = scores[directions[0]]
     else:
         assert report["samples"] == 70 and report["reference_images"] == 60
-        assert report["resolution"] == {"simple_gan": 28, "progan": 8}.get(folder, 64)  # progan: growing
+        assert report["resolution"] == {"simple_gan": 28, "infogan": 28, "progan": 8}.get(folder, 64)  # progan: growing
         assert report["generator"] == ("G_ema" if folder == "progan" else "G")
     assert {"fid", "kid", "kid_std", "is", "is_std", "precision", "recall"} <= set(scores)
     assert all(np.isfinite(v) for k, v in scores.items() if isinstance(v, float))

@@ -111,3 +111,27 @@ def test_least_squares_losses_by_hand():
     a, b, c = utils.CODINGS["pearson"]
     assert (a, b, c) == (-1, 1, 0) and b - c == 1 and b - a == 2  # the paper's conditions for Pearson χ²
     assert (utils.d_loss(real, fake, a, b).item(), utils.g_loss(fake, c).item()) == (1.5, 0.25)
+
+
+def test_infogan_information_term_by_hand():
+    """A Q that knows nothing (uniform over the 10 values) has E[−log Q(c1|x)] = log 10, so L_I's categorical
+    part H(c1) − log 10 is 0; a continuous code predicted exactly with σ = 1 costs ½ log 2π per code; with a
+    learned σ = 2 and an error of 2, ½ log 2π + log 2 + ½. The Hungarian matching finds a permuted labelling."""
+    utils = load_module("infogan", "utils")
+    cfg = {"noise_dim": 62, "n_cat": 10, "n_cont": 2}
+    latent, cat, cont = utils.sample_latent(50, cfg, "cpu", torch.Generator().manual_seed(0))
+    assert latent.shape == (50, 74) and latent.min() >= -1 and latent.max() <= 1
+    assert torch.equal(latent[:, 62:72].argmax(1), cat) and torch.equal(latent[:, 72:], cont)
+    cat_nll, cont_nll = utils.info_loss((torch.zeros(50, 10), cont.clone(), None), cat, cont)
+    assert cat_nll.item() == pytest.approx(math.log(10)) and cont_nll.item() == pytest.approx(math.log(2 * math.pi))
+    mi = utils.mutual_information_bound(cat_nll, cont_nll, cfg)
+    assert mi.item() == pytest.approx(2 * math.log(2) - math.log(2 * math.pi))  # categorical part 0
+    _, learned = utils.info_loss((torch.zeros(50, 10), cont - 2, torch.full_like(cont, math.log(2))), cat, cont)
+    assert learned.item() == pytest.approx(2 * (0.5 * math.log(2 * math.pi) + math.log(2) + 0.5))
+    perm = torch.tensor([3, 1, 4, 0, 5, 9, 2, 6, 8, 7])
+    codes = torch.arange(10).repeat(10)
+    error, mapping = utils.categorical_match_error(perm[codes], codes)
+    assert error == 0 and mapping == {c: int(perm[c]) for c in range(10)}
+    noisy = perm[codes].clone()
+    noisy[:10] = (noisy[:10] + 1) % 10  # one sample of each code read as another digit
+    assert utils.categorical_match_error(noisy, codes)[0] == pytest.approx(0.1)

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from common.checkpoint import save_checkpoint
-from conftest import ARCHS, ROOT, SMALL, metrics_at, offline_env, run_script, train_args, write_digits
+from conftest import ADVERSARY, ARCHS, ROOT, SMALL, metrics_at, offline_env, run_script, train_args, write_digits
 
 
 def metrics(out):
@@ -28,8 +28,8 @@ def test_two_steps_write_everything(folder, where, digits, tmp_path):
     cwd = ROOT if where == "root" else ROOT / folder
     r = run_script(folder, "train", *train_args(folder, digits, tmp_path, "--max_steps", 2), cwd=cwd)
     assert r.returncode == 0, r.stderr
-    d = "D" if folder in ("simple_gan", "dcgan", "lsgan", "ralsgan") else "C"
-    assert "batch" in r.stderr and f"loss_{d}=" in r.stderr  # the tqdm bar with losses
+    d = ADVERSARY.get(folder, "D")
+    assert "batch" in r.stderr and f"loss_{d[0]}=" in r.stderr  # the tqdm bar with losses
     ck = torch.load(tmp_path / "ck" / "last.pt", weights_only=True)
     assert ck["arch"] == folder and ck["step"] == 2 and ck["epoch"] == 0 and ck["batch_in_epoch"] == 2
     assert set(ck["nets"]) == {"G", d} and set(ck["optimizers"]) == {"G", d}
@@ -43,8 +43,8 @@ def test_two_steps_write_everything(folder, where, digits, tmp_path):
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
         events = EventAccumulator(str(tmp_path / "runs" / "tb")).Reload()
-        assert {f"loss/loss_{d}"} <= set(events.Tags()["scalars"])
-        assert [e.step for e in events.Scalars(f"loss/loss_{d}")] == [1, 2]
+        assert {f"loss/loss_{d[0]}"} <= set(events.Tags()["scalars"])
+        assert [e.step for e in events.Scalars(f"loss/loss_{d[0]}")] == [1, 2]
         assert "samples" in events.Tags()["images"]
 
 
@@ -73,7 +73,7 @@ def test_resume_equals_uninterrupted(folder, digits, tmp_path):
     ck_a, ck_b = (torch.load(p / "ck" / "last.pt", weights_only=True) for p in (a, b))
     assert (ck_b["epoch"], ck_b["batch_in_epoch"], ck_b["step"]) == (1, 2, 7)
     assert nets_equal(ck_a, ck_b)
-    d = "D" if "D" in ck_a["optimizers"] else "C"
+    d = ADVERSARY.get(folder, "D")
     assert ck_a["optimizers"][d]["state"] and all(
         torch.equal(ck_a["optimizers"][d]["state"][0][k], ck_b["optimizers"][d]["state"][0][k])
         for k in ck_a["optimizers"][d]["state"][0])
@@ -152,10 +152,10 @@ def test_sample_py(folder, digits, tmp_path):
     ck = tmp_path / "ck" / "last.pt"
     r = run_script(folder, "sample", "--checkpoint", ck, "--num", 9, "--out", tmp_path / "grid.png")
     assert r.returncode == 0, r.stderr
-    size = 28 if folder == "simple_gan" else 64
-    cols, rows = (9, 10) if folder == "cgan" else (3, 3)  # cgan: one row of --num per class
+    size = 28 if folder in ("simple_gan", "infogan") else 64
+    cols, rows = (9, 10) if folder in ("cgan", "infogan") else (3, 3)  # one row of --num per class / code value
     assert Image.open(tmp_path / "grid.png").size == (cols * size + (cols + 1) * 2, rows * size + (rows + 1) * 2)
-    label = ["--label", 7] if folder == "cgan" else []
+    label = {"cgan": ["--label", 7], "infogan": ["--random"]}.get(folder, [])
     r = run_script(folder, "sample", "--checkpoint", ck, "--num", 3, "--out", tmp_path / "each", "--seed", 1,
                    *label, cwd=ROOT / folder)
     assert r.returncode == 0, r.stderr
@@ -191,6 +191,9 @@ SPECIFIC = {
     "cgan": [("data without labels", ["--dataset", "folder", "--data_root", "FLAT"], "no class labels")],
     "lsgan": [("unknown coding", ["--coding", "1-0-0"], "--coding: invalid choice")],
     "ralsgan": [("unknown loss", ["--loss", "lsgan"], "--loss: invalid choice")],
+    "infogan": [("no categories", ["--n_cat", "0"], "--n_cat: must be a positive integer"),
+                ("zero lambda", ["--lambda_info", "0"], "--lambda_info: must be a positive number"),
+                ("lr of D", ["--lr_D", "0"], "--lr_D: must be a positive number")],
 }
 
 
@@ -213,6 +216,7 @@ def bad_inputs(folder, tmp):
     save_checkpoint(tmp / "other.pt", {"arch": other, "nets": {}, "args": {}})  # a valid checkpoint of `other`
     (tmp / "junk.pt").write_bytes(b"garbage")
     base = ["--out_dir", tmp / "runs", "--ckpt_dir", tmp / "ck", "--num_workers", 0, *SMALL[folder]]
+    lr = "--lr_G" if folder == "infogan" else "--lr"  # InfoGAN's two nets have their own rates
     cases = [
         ("missing data folder", ["--dataset", "folder", "--data_root", tmp / "nope"], "does not exist"),
         ("empty data folder", ["--dataset", "folder", "--data_root", empty], "no images"),
@@ -224,7 +228,7 @@ def bad_inputs(folder, tmp):
         ("unreadable checkpoint", ["--resume", tmp / "junk.pt"], "cannot read checkpoint"),
         ("missing checkpoint", ["--resume", tmp / "none.pt"], "does not exist"),
         ("batch size 0", ["--batch_size", "0"], "--batch_size: must be a positive integer"),
-        ("negative lr", ["--lr", "-1"], "--lr: must be a positive number"),
+        ("negative lr", [lr, "-1"], f"{lr}: must be a positive number"),
         ("batch larger than data", ["--data_root", digits, "--batch_size", 64], "fewer than --batch_size"),
         ("unknown dataset", ["--dataset", "imagenet"], "invalid choice"),
         *SPECIFIC.get(folder, []),
