@@ -39,8 +39,8 @@ from common.sampling import folder_modules, net_from_checkpoint  # noqa: E402
 
 # What each folder's checkpoint holds to score: a generator of noise, of noise and a label, or of images
 KINDS = {"simple_gan": "noise", "dcgan": "noise", "wgan": "noise", "wgan_gp": "noise", "progan": "noise",
-         "lsgan": "noise", "ralsgan": "noise", "infogan": "noise", "cgan": "labels", "pix2pix": "translation",
-         "cyclegan": "translation"}
+         "lsgan": "noise", "ralsgan": "noise", "infogan": "noise", "cgan": "labels", "acgan": "labels",
+         "pix2pix": "translation", "cyclegan": "translation"}
 SUPER_RESOLUTION = ("srgan", "esrgan")  # scored against HR images (PSNR/SSIM), not by FID
 
 

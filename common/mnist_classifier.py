@@ -159,8 +159,9 @@ def main(argv=None):
     t.add_argument("--data_root", default=str(ROOT / "data"))
     t.add_argument("--epochs", type=int, default=1)
     t.add_argument("--out", default="mnist_classifier.pt")
-    c = sub.add_parser("cgan", help="label accuracy of a cgan checkpoint's samples")
-    c.add_argument("--checkpoint", default=str(ROOT / "cgan" / "checkpoints" / "last.pt"))
+    c = sub.add_parser("cgan", help="label accuracy of a conditional G's samples (cgan, or acgan with --arch)")
+    c.add_argument("--arch", default="cgan", choices=["cgan", "acgan"])
+    c.add_argument("--checkpoint", help="a train.py checkpoint of --arch (default: <arch>/checkpoints/last.pt)")
     c.add_argument("--classifier", default="mnist_classifier.pt")
     c.add_argument("--per_class", type=int, default=100)
     c.add_argument("--device", default="cpu")
@@ -170,7 +171,8 @@ def main(argv=None):
     i.add_argument("--num", type=int, default=10_000)
     i.add_argument("--device", default="cpu")
     u = sub.add_parser("score", help="confident fraction and digit entropy of an unconditional G's samples")
-    u.add_argument("--arch", required=True, choices=["simple_gan", "dcgan", "wgan", "wgan_gp", "real"],
+    u.add_argument("--arch", required=True, choices=["simple_gan", "dcgan", "wgan", "wgan_gp", "lsgan", "ralsgan",
+                                                      "infogan", "real"],
                    help="real = held-out real digits from --data_root, the reference to read the others against")
     u.add_argument("--checkpoint", help="a train.py checkpoint of --arch")
     u.add_argument("--data_root", default=str(ROOT / "data"))
@@ -208,9 +210,10 @@ def main(argv=None):
               f"digit entropy {entropy:.3f} bits (max 3.322)")
         print("predicted digits: " + " ".join(f"{k}:{h:.3f}" for k, h in enumerate(hist)))
     else:
-        generate, ckpt = load_generator("cgan", args.checkpoint, args.device)
+        checkpoint = args.checkpoint or str(ROOT / args.arch / "checkpoints" / "last.pt")
+        generate, ckpt = load_generator(args.arch, checkpoint, args.device)
         overall, per_class = label_accuracy(generate, model.eval(), args.per_class)
-        print(f"cgan {args.checkpoint} (epoch {ckpt['epoch']}, step {ckpt['step']}): {overall:.4f} of "
+        print(f"{args.arch} {checkpoint} (epoch {ckpt['epoch']}, step {ckpt['step']}): {overall:.4f} of "
               f"{10 * args.per_class} samples classified as their requested label")
         print("per class: " + " ".join(f"{k}:{a:.2f}" for k, a in enumerate(per_class)))
 

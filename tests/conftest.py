@@ -20,9 +20,10 @@ os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="gans-test-cache-")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for `import common`; folder modules go through load_module
 
-ARCHS = ["simple_gan", "dcgan", "wgan", "wgan_gp", "cgan", "lsgan", "ralsgan", "infogan"]
+ARCHS = ["simple_gan", "dcgan", "wgan", "wgan_gp", "cgan", "lsgan", "ralsgan", "infogan", "acgan"]
 # Tiny nets so a subprocess step takes milliseconds on a CPU (the paper-size nets are checked in test_models).
 SMALL = {arch: ["--ngf", "8", "--ndf", "8"] for arch in ARCHS}
+SMALL["acgan"] += ["--dataset", "mnist"]  # its default is CIFAR-10; the tests' digits are MNIST's layout
 SMALL["simple_gan"] = SMALL["infogan"] = []  # MLP / the paper's fixed MNIST nets: already small
 # The net each folder trains against G (a critic C for the Wasserstein family, InfoGAN's shared D and Q)
 ADVERSARY = {"wgan": "C", "wgan_gp": "C", "cgan": "C", "infogan": "DQ"}

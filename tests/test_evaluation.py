@@ -229,12 +229,13 @@ def test_evaluate_scores_every_generator_folder(folder, checkpoints, capsys):
         scores = scores[directions[0]]
     else:
         assert report["samples"] == 70 and report["reference_images"] == 60
-        assert report["resolution"] == {"simple_gan": 28, "infogan": 28, "progan": 8}.get(folder, 64)  # progan: growing
+        sizes = {"simple_gan": 28, "infogan": 28, "acgan": 32, "progan": 8}  # progan: growing, 8×8 now
+        assert report["resolution"] == sizes.get(folder, 64)
         assert report["generator"] == ("G_ema" if folder == "progan" else "G")
     assert {"fid", "kid", "kid_std", "is", "is_std", "precision", "recall"} <= set(scores)
     assert all(np.isfinite(v) for k, v in scores.items() if isinstance(v, float))
     assert "FID" in printed and "KID" in printed and "not comparable" in printed.lower()
-    if folder == "cgan":  # labels as the data's class frequencies: 7 per class, 6 real per class, 6-d features
+    if folder in ("cgan", "acgan"):  # labels as the data's class frequencies: 7 per class, 6 real per class, 6-d features
         assert scores["intra_fid"] is None and len(scores["intra_fid_per_class"]) == 10
 
 

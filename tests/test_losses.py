@@ -135,3 +135,16 @@ def test_infogan_information_term_by_hand():
     noisy = perm[codes].clone()
     noisy[:10] = (noisy[:10] + 1) % 10  # one sample of each code read as another digit
     assert utils.categorical_match_error(noisy, codes)[0] == pytest.approx(0.1)
+
+
+def test_acgan_losses_by_hand():
+    """Logits 0 for the source (p = ½) and uniform class logits over 10: D's loss is 2·log 2 (source) + 2·log 10
+    (class, on real and on fake images), G's log 2 + log 10. A D certain of source and class costs about 0."""
+    utils = load_module("acgan", "utils")
+    zeros, labels = torch.zeros(4), torch.tensor([0, 3, 5, 9])
+    total, classes = utils.d_loss(zeros, zeros, torch.zeros(4, 10), torch.zeros(4, 10), labels, labels)
+    assert (total.item(), classes.item()) == pytest.approx((2 * math.log(2) + 2 * math.log(10), 2 * math.log(10)))
+    assert utils.g_loss(zeros, torch.zeros(4, 10), labels).item() == pytest.approx(math.log(2) + math.log(10))
+    sure = torch.nn.functional.one_hot(labels, 10).float() * 30
+    total, _ = utils.d_loss(torch.full((4,), 30.0), torch.full((4,), -30.0), sure, sure, labels, labels)
+    assert total.item() < 1e-10

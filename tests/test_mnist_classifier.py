@@ -56,13 +56,15 @@ def test_measurement_commands_run_on_checkpoints(trained, digits, tmp_path):
     torch.save(model.state_dict(), tmp_path / "clf.pt")
     tool = [sys.executable, str(ROOT / "common" / "mnist_classifier.py")]
     for arch, command in (("cgan", ["cgan"]), ("dcgan", ["score", "--arch", "dcgan", "--num", 50]),
-                          ("infogan", ["infogan", "--num", 40])):
-        assert run_script(arch, "train", *train_args(arch, digits, tmp_path / arch, "--max_steps", 1)).returncode == 0
-        extra = ["--per_class", 5] if arch == "cgan" else []
+                          ("infogan", ["infogan", "--num", 40]), ("acgan", ["cgan", "--arch", "acgan"])):
+        r = run_script(arch, "train", *train_args(arch, digits, tmp_path / arch, "--max_steps", 1))
+        assert r.returncode == 0, r.stderr
+        extra = ["--per_class", 5] if arch in ("cgan", "acgan") else []
         args = [*command, "--checkpoint", tmp_path / arch / "ck" / "last.pt", "--classifier", tmp_path / "clf.pt",
                 *extra]
         r = subprocess.run([*tool, *map(str, args)], env=offline_env(),
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
-        expected = {"cgan": "classified as their requested label", "infogan": "best one-to-one matching"}
+        expected = {"cgan": "classified as their requested label", "acgan": "classified as their requested label",
+                    "infogan": "best one-to-one matching"}
         assert expected.get(arch, "digit entropy") in r.stdout

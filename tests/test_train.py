@@ -152,10 +152,10 @@ def test_sample_py(folder, digits, tmp_path):
     ck = tmp_path / "ck" / "last.pt"
     r = run_script(folder, "sample", "--checkpoint", ck, "--num", 9, "--out", tmp_path / "grid.png")
     assert r.returncode == 0, r.stderr
-    size = 28 if folder in ("simple_gan", "infogan") else 64
-    cols, rows = (9, 10) if folder in ("cgan", "infogan") else (3, 3)  # one row of --num per class / code value
+    size = {"simple_gan": 28, "infogan": 28, "acgan": 32}.get(folder, 64)
+    cols, rows = (9, 10) if folder in ("cgan", "acgan", "infogan") else (3, 3)  # a row of --num per class / code
     assert Image.open(tmp_path / "grid.png").size == (cols * size + (cols + 1) * 2, rows * size + (rows + 1) * 2)
-    label = {"cgan": ["--label", 7], "infogan": ["--random"]}.get(folder, [])
+    label = {"cgan": ["--label", 7], "acgan": ["--label", 7], "infogan": ["--random"]}.get(folder, [])
     r = run_script(folder, "sample", "--checkpoint", ck, "--num", 3, "--out", tmp_path / "each", "--seed", 1,
                    *label, cwd=ROOT / folder)
     assert r.returncode == 0, r.stderr
@@ -190,6 +190,7 @@ SPECIFIC = {
                 ("zero lambda", ["--lambda_gp", "0"], "--lambda_gp: must be a positive number")],
     "cgan": [("data without labels", ["--dataset", "folder", "--data_root", "FLAT"], "no class labels")],
     "lsgan": [("unknown coding", ["--coding", "1-0-0"], "--coding: invalid choice")],
+    "acgan": [("data without labels", ["--dataset", "folder", "--data_root", "FLAT"], "no class labels")],
     "ralsgan": [("unknown loss", ["--loss", "lsgan"], "--loss: invalid choice")],
     "infogan": [("no categories", ["--n_cat", "0"], "--n_cat: must be a positive integer"),
                 ("zero lambda", ["--lambda_info", "0"], "--lambda_info: must be a positive number"),
