@@ -235,7 +235,7 @@ def test_evaluate_scores_every_generator_folder(folder, checkpoints, capsys):
     assert {"fid", "kid", "kid_std", "is", "is_std", "precision", "recall"} <= set(scores)
     assert all(np.isfinite(v) for k, v in scores.items() if isinstance(v, float))
     assert "FID" in printed and "KID" in printed and "not comparable" in printed.lower()
-    if folder in ("cgan", "acgan"):  # labels as the data's class frequencies: 7 per class, 6 real per class, 6-d features
+    if folder in ("cgan", "acgan"):  # labels in the data's class frequencies: 7 per class, 6 real ones, 6-d features
         assert scores["intra_fid"] is None and len(scores["intra_fid_per_class"]) == 10
 
 
