@@ -30,7 +30,7 @@ import torch  # noqa: E402
 from common.checkpoint import load_checkpoint  # noqa: E402
 from common.data import DATASETS, find_images, load_source, read_image  # noqa: E402
 from common.errors import UserError  # noqa: E402
-from common.evaluation import REF_NUM, check_count, score_samples, score_translations  # noqa: E402
+from common.evaluation import REF_NUM, check_count, score_samples, score_translations, warn  # noqa: E402
 from common.feature_nets import FEATURE_NETS, make_feature_net  # noqa: E402
 from common.flags import ArgumentParser, positive_int  # noqa: E402
 from common.metrics import METRICS, extract, reference_features, score, singular_warning  # noqa: E402
@@ -170,10 +170,8 @@ def score_images(args, net, device):
     ref_n = min(args.ref_num, len(source))
     real, _, _ = reference_features(source, resolution, net, ref_n, device, args.cache_dir, args.ref_cache)
     if "fid" in args.metrics:
-        for n, what in ((len(files), f"{args.images}"), (ref_n, "the reference images")):
-            line = singular_warning(n, net.dim, what)
-            if line:
-                print(line, file=sys.stderr, flush=True)
+        for n, what in ((len(files), str(args.images)), (ref_n, "the reference images")):
+            warn(singular_warning(n, net.dim, what))
     return score(args.metrics, fake, fake_logits, real), {
         "images": str(args.images), "samples": len(files), "reference": source.name, "reference_images": ref_n,
         "resolution": resolution}
