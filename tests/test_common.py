@@ -121,11 +121,13 @@ def test_folder_dataset_reads_rgb_and_reports_unreadable_images(tmp_path):
         src.image(2)
 
 
-def test_cifar_and_celeba_without_data_or_network_fail_clearly(tmp_path, monkeypatch):
+def test_cifar_svhn_and_celeba_without_data_or_network_fail_clearly(tmp_path, monkeypatch):
     monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
     with pytest.raises(DataError, match="CIFAR-10 is not under"):
         load_source("cifar10", tmp_path)
+    with pytest.raises(DataError, match="SVHN is not under .*put train_32x32.mat in --data_root"):
+        load_source("svhn", tmp_path)
     with pytest.raises(DataError, match="CelebA is not under .* download did not help"):
         load_source("celeba", tmp_path)
 
@@ -170,3 +172,16 @@ def test_resume_keeps_the_checkpoint_precision_unless_given_again():
     assert (args.amp, args.device) == ("bf16", "cpu")  # precision kept; the device is this process's choice
     args = merge_resume_args(argparse.Namespace(amp="off", **parsed), saved, ["--resume", "--amp", "off"], "ck")
     assert args.amp == "off"  # given again: the command line wins
+
+
+def test_svhn_layouts(tmp_path):
+    """torchvision's train_32x32.mat (X: 32×32×3×N, y: 1-10 with 10 for the digit 0) and an image folder."""
+    from scipy.io import savemat
+
+    x = np.random.default_rng(0).integers(0, 256, (32, 32, 3, 4), dtype=np.uint8)
+    savemat(tmp_path / "train_32x32.mat", {"X": x, "y": np.array([[10], [1], [2], [3]])})
+    src = load_source("svhn", tmp_path)
+    assert len(src) == 4 and src.channels == 3 and src.labels.tolist() == [0, 1, 2, 3]
+    assert np.array_equal(src.image(1), x[:, :, :, 1])
+    write_digits(tmp_path / "folder", per_class=1)
+    assert len(load_source("svhn", tmp_path / "folder")) == 10
