@@ -131,3 +131,24 @@ def digits(tmp_path):
 def train_args(folder, data_root, out, *extra):
     return ["--data_root", data_root, "--out_dir", out / "runs", "--ckpt_dir", out / "ck", "--batch_size", 4,
             "--num_workers", 0, "--log_every", 1, *SMALL[folder], *extra]
+
+
+@pytest.fixture(scope="session")
+def two_step_run(tmp_path_factory):
+    """two_step_run(folder) -> (out, result): one 2-step run of `folder`'s train.py from the repo root (train_args: tiny
+    nets, batch 4) on 60 MNIST-layout digits, made on first use and shared for the session by the tests that only
+    need a fresh checkpoint (each Python process costs seconds of imports). `out` holds ck/last.pt and runs/;
+    tests copy what they change and give a resumed run its own --out_dir and --ckpt_dir."""
+    root = tmp_path_factory.mktemp("trained")
+    data = write_digits(root / "mnist", per_class=6)
+    runs = {}
+
+    def run(folder):
+        if folder not in runs:
+            result = run_script(folder, "train", *train_args(folder, data, root / folder, "--max_steps", 2))
+            assert result.returncode == 0, result.stderr
+            runs[folder] = (root / folder, result)
+        return runs[folder]
+
+    run.data = data
+    return run

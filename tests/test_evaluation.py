@@ -3,6 +3,7 @@ a checkpoint of every generator folder (a tiny injected feature net), its one-li
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -199,25 +200,34 @@ def test_feature_net_construction_leaves_the_global_rng_alone():
 
 # ----------------------------------------------------------------------------------------------- evaluate.py
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    """A 2-step checkpoint of every generator folder (progan: 6) (tiny nets; MNIST-layout digits, 6 per class)."""
-    tmp = tmp_path_factory.mktemp("evalck")
-    digits = write_digits(tmp / "mnist", per_class=6)
-    commands = {folder: train_args(folder, digits, tmp / folder, "--max_steps", 2) for folder in ARCHS}
-    commands["progan"] = progan_args(digits, tmp / "progan", "--max_steps", 6)  # halfway into the 8×8 fade-in
-    for folder, data in (("pix2pix", write_pairs(tmp / "pairs")), ("cyclegan", write_unpaired(tmp / "unpaired"))):
-        commands[folder] = args_for(folder, data, tmp / folder, "--max_steps", 2)
-    for folder, argv in commands.items():
-        r = run_script(folder, "train", *argv)
-        assert r.returncode == 0, r.stderr
-    return tmp
+def checkpoints(two_step_run, tmp_path_factory):
+    """ck(folder): a 2-step checkpoint of a generator folder (tiny nets; the session's shared runs on MNIST-layout
+    digits, 6 per class, for the ARCHS; progan: 6 steps, halfway into the 8×8 fade-in; pix2pix, CycleGAN: tiny
+    pairs), trained on first use. data: those digits; tmp: this module's folder (its feature cache)."""
+    tmp, more = tmp_path_factory.mktemp("evalck"), {}
+
+    def ck(folder):
+        if folder in ARCHS:
+            return two_step_run(folder)[0] / "ck" / "last.pt"
+        if folder not in more:
+            if folder == "progan":
+                argv = progan_args(two_step_run.data, tmp / folder, "--max_steps", 6)
+            else:
+                data = write_pairs(tmp / "pairs") if folder == "pix2pix" else write_unpaired(tmp / "unpaired")
+                argv = args_for(folder, data, tmp / folder, "--max_steps", 2)
+            r = run_script(folder, "train", *argv)
+            assert r.returncode == 0, r.stderr
+            more[folder] = tmp / folder / "ck" / "last.pt"
+        return more[folder]
+
+    return SimpleNamespace(ck=ck, data=two_step_run.data, tmp=tmp)
 
 
 @pytest.mark.parametrize("folder", [*ARCHS, "progan", "pix2pix", "cyclegan"])
-def test_evaluate_scores_every_generator_folder(folder, checkpoints, capsys):
-    out = checkpoints / f"{folder}.json"
-    argv = [checkpoints / folder / "ck" / "last.pt", "--num", 70, "--ref_num", 60, "--cache_dir",
-            checkpoints / "cache", "--device", "cpu", "--batch_size", 32, "--out", out]
+def test_evaluate_scores_every_generator_folder(folder, checkpoints, capsys, tmp_path):
+    out = tmp_path / f"{folder}.json"
+    argv = [checkpoints.ck(folder), "--num", 70, "--ref_num", 60, "--cache_dir",
+            checkpoints.tmp / "cache", "--device", "cpu", "--batch_size", 32, "--out", out]
     scores = evaluate.main([str(a) for a in argv], net=TinyNet())
     printed = capsys.readouterr().out
     report = json.loads(out.read_text())
@@ -241,16 +251,16 @@ def test_evaluate_scores_every_generator_folder(folder, checkpoints, capsys):
 
 def test_evaluate_intra_class_fid_and_images_folder(checkpoints, tmp_path):
     """cgan with enough images per class for a per-class FID; then --images on a folder of sample.py's PNGs."""
-    ck = checkpoints / "cgan" / "ck" / "last.pt"
+    ck = checkpoints.ck("cgan")
     scores = evaluate.main([str(ck), "--num", "100", "--ref_num", "60", "--metrics", "fid", "--cache_dir",
                             str(tmp_path / "c"), "--device", "cpu", "--out", str(tmp_path / "a.json")],
                            net=type("Dim3", (TinyNet,), {"dim": 3})())  # 10 per class > 3, 6 real > 3
     assert scores["intra_fid"] is not None and all(v is not None for v in scores["intra_fid_per_class"].values())
-    r = run_script("dcgan", "sample", "--checkpoint", checkpoints / "dcgan" / "ck" / "last.pt", "--num", 20,
+    r = run_script("dcgan", "sample", "--checkpoint", checkpoints.ck("dcgan"), "--num", 20,
                    "--out", tmp_path / "fakes")
     assert r.returncode == 0, r.stderr
     scores = evaluate.main(["--images", str(tmp_path / "fakes"), "--dataset", "mnist", "--data_root",
-                            str(checkpoints / "mnist"), "--metrics", "kid,is", "--cache_dir", str(tmp_path / "c"),
+                            str(checkpoints.data), "--metrics", "kid,is", "--cache_dir", str(tmp_path / "c"),
                             "--device", "cpu"], net=TinyNet())
     assert set(scores) == {"kid", "kid_std", "kid_subset_size", "is", "is_std", "is_splits"}
     assert json.loads((tmp_path / "eval_fakes_tiny.json").read_text())["samples"] == 20
@@ -260,7 +270,7 @@ def test_evaluate_bad_inputs_give_one_line_errors(checkpoints, tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     save_checkpoint(tmp_path / "srgan.pt", {"arch": "srgan", "nets": {}, "args": {}})
     save_checkpoint(tmp_path / "other.pt", {"arch": "mystery", "nets": {}, "args": {}})
-    ck = str(checkpoints / "dcgan" / "ck" / "last.pt")
+    ck = str(checkpoints.ck("dcgan"))
     lite = ["--backbone", "efficientnet-lite0", "--device", "cpu", "--cache_dir", str(tmp_path / "c")]
     metrics.atomic_save(tmp_path / "ref.pt", {"key": {"feature_net": "inception", "weights": "x"}, "features":
                                               torch.zeros(1), "logits": torch.zeros(1), "labels": torch.zeros(1)})

@@ -47,8 +47,8 @@ def test_digit_score_tells_varied_digits_from_a_collapsed_generator(trained):
     assert collapsed_entropy < 0.1
 
 
-def test_measurement_commands_run_on_checkpoints(trained, digits, tmp_path):
-    from conftest import ROOT, offline_env, run_script, train_args
+def test_measurement_commands_run_on_checkpoints(trained, two_step_run, tmp_path):
+    from conftest import ROOT, offline_env
     import subprocess
     import sys
 
@@ -57,11 +57,9 @@ def test_measurement_commands_run_on_checkpoints(trained, digits, tmp_path):
     tool = [sys.executable, str(ROOT / "common" / "mnist_classifier.py")]
     for arch, command in (("cgan", ["cgan"]), ("dcgan", ["score", "--arch", "dcgan", "--num", 50]),
                           ("infogan", ["infogan", "--num", 40]), ("acgan", ["cgan", "--arch", "acgan"])):
-        r = run_script(arch, "train", *train_args(arch, digits, tmp_path / arch, "--max_steps", 1))
-        assert r.returncode == 0, r.stderr
         extra = ["--per_class", 5] if arch in ("cgan", "acgan") else []
-        args = [*command, "--checkpoint", tmp_path / arch / "ck" / "last.pt", "--classifier", tmp_path / "clf.pt",
-                *extra]
+        ck = two_step_run(arch)[0] / "ck" / "last.pt"
+        args = [*command, "--checkpoint", ck, "--classifier", tmp_path / "clf.pt", *extra]
         r = subprocess.run([*tool, *map(str, args)], env=offline_env(),
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stderr

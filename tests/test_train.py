@@ -1,6 +1,7 @@
 """train.py and sample.py as a user runs them: subprocesses on the CPU, from the repo root and from the folder."""
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,29 +24,26 @@ def nets_equal(a, b):
 
 
 @pytest.mark.parametrize("folder", ARCHS)
-@pytest.mark.parametrize("where", ["root", "folder"])
-def test_two_steps_write_everything(folder, where, digits, tmp_path):
-    cwd = ROOT if where == "root" else ROOT / folder
-    r = run_script(folder, "train", *train_args(folder, digits, tmp_path, "--max_steps", 2), cwd=cwd)
-    assert r.returncode == 0, r.stderr
+def test_two_steps_write_everything(folder, two_step_run):
+    """A 2-step run from the repo root (the session's shared one; test_resume_equals_uninterrupted runs each folder
+    from inside it): progress bar, checkpoint, sample grid, TensorBoard, metrics.jsonl, args.json."""
+    out, r = two_step_run(folder)
     d = ADVERSARY.get(folder, "D")
     assert "batch" in r.stderr and f"loss_{d[0]}=" in r.stderr  # the tqdm bar with losses
-    ck = torch.load(tmp_path / "ck" / "last.pt", weights_only=True)
+    ck = torch.load(out / "ck" / "last.pt", weights_only=True)
     assert ck["arch"] == folder and ck["step"] == 2 and ck["epoch"] == 0 and ck["batch_in_epoch"] == 2
     assert set(ck["nets"]) == {"G", d} and set(ck["optimizers"]) == {"G", d}
     assert ck["optimizers"][d]["state"] and ck["args"]["batch_size"] == 4 and "torch" in ck["rng"]
-    grid = Image.open(tmp_path / "runs" / "samples" / "epoch_001.png")
+    grid = Image.open(out / "runs" / "samples" / "epoch_001.png")
     assert grid.size[0] > 64 and grid.size[1] > 64  # an 8×8 grid of images
-    assert list((tmp_path / "runs" / "tb").glob("events.out.tfevents.*"))
-    assert [m["step"] for m in metrics(tmp_path)] == [1, 2]
-    assert json.loads((tmp_path / "runs" / "args.json").read_text())["seed"] == 0
-    if where == "root":  # TensorBoard holds the loss scalars and the image grid
-        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    assert [m["step"] for m in metrics(out)] == [1, 2]
+    assert json.loads((out / "runs" / "args.json").read_text())["seed"] == 0
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-        events = EventAccumulator(str(tmp_path / "runs" / "tb")).Reload()
-        assert {f"loss/loss_{d[0]}"} <= set(events.Tags()["scalars"])
-        assert [e.step for e in events.Scalars(f"loss/loss_{d[0]}")] == [1, 2]
-        assert "samples" in events.Tags()["images"]
+    events = EventAccumulator(str(out / "runs" / "tb")).Reload()  # the loss scalars and the image grid
+    assert {f"loss/loss_{d[0]}"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars(f"loss/loss_{d[0]}")] == [1, 2]
+    assert "samples" in events.Tags()["images"]
 
 
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
@@ -59,10 +57,12 @@ def test_mixed_precision_runs_and_checkpoints_its_scaler(amp, digits, tmp_path):
 @pytest.mark.parametrize("folder", ARCHS)
 def test_resume_equals_uninterrupted(folder, digits, tmp_path):
     """N + M steps in one run == N steps, save, resume, M steps: same losses, same weights. N = 3 stops in the
-    middle of the first epoch (5 batches), the resumed part crosses into the second epoch."""
+    middle of the first epoch (5 batches), the resumed part crosses into the second epoch. The uninterrupted run
+    runs from inside the folder (`cd <folder> && python train.py`), the others from the repo root."""
     a, b = tmp_path / "a", tmp_path / "b"
-    r = run_script(folder, "train", *train_args(folder, digits, a, "--max_steps", 7))
+    r = run_script(folder, "train", *train_args(folder, digits, a, "--max_steps", 7), cwd=ROOT / folder)
     assert r.returncode == 0, r.stderr
+    assert f"loss_{ADVERSARY.get(folder, 'D')[0]}=" in r.stderr and (a / "runs" / "samples" / "epoch_001.png").exists()
     r = run_script(folder, "train", *train_args(folder, digits, b, "--max_steps", 3))
     assert r.returncode == 0, r.stderr
     r = run_script(folder, "train", "--resume", b / "ck" / "last.pt", "--max_steps", 7, "--num_workers", 0,
@@ -117,12 +117,12 @@ def test_ctrl_c_saves_and_resume_continues_exactly(digits, tmp_path):
 
 
 @pytest.mark.parametrize("folder", ARCHS)
-def test_nan_stops_and_keeps_last_good_checkpoint(folder, digits, tmp_path):
+def test_nan_stops_and_keeps_last_good_checkpoint(folder, two_step_run, tmp_path):
     """A good checkpoint, then a run that diverges (its Adam lr raised to 1e30): clear message, exit != 0, and
     last.pt byte for byte the good one."""
-    r = run_script(folder, "train", *train_args(folder, digits, tmp_path, "--max_steps", 2))
-    assert r.returncode == 0, r.stderr
     good = tmp_path / "ck" / "last.pt"
+    good.parent.mkdir()
+    shutil.copy(two_step_run(folder)[0] / "ck" / "last.pt", good)
     ck = torch.load(good, weights_only=True)
     for opt in ck["optimizers"].values():
         for group in opt["param_groups"]:
@@ -130,7 +130,8 @@ def test_nan_stops_and_keeps_last_good_checkpoint(folder, digits, tmp_path):
     torch.save(ck, tmp_path / "diverging.pt")
     before = good.read_bytes()
     r = run_script(folder, "train", "--resume", tmp_path / "diverging.pt", "--ckpt_dir", tmp_path / "ck",
-                   "--num_workers", 0, "--log_every", 1, "--max_steps", 8)  # past the first G step of n_critic 5
+                   "--out_dir", tmp_path / "runs", "--num_workers", 0, "--log_every", 1,
+                   "--max_steps", 8)  # past the first G step of n_critic 5
     assert r.returncode != 0
     assert "error: training diverged" in r.stderr and "is kept" in r.stderr and "Traceback" not in r.stderr
     assert good.read_bytes() == before
@@ -147,23 +148,22 @@ def test_offline_fallback_is_announced(tmp_path):
 
 
 @pytest.mark.parametrize("folder", ARCHS)
-def test_sample_py(folder, digits, tmp_path):
-    assert run_script(folder, "train", *train_args(folder, digits, tmp_path, "--max_steps", 1)).returncode == 0
-    ck = tmp_path / "ck" / "last.pt"
-    r = run_script(folder, "sample", "--checkpoint", ck, "--num", 9, "--out", tmp_path / "grid.png")
+def test_sample_py(folder, two_step_run, tmp_path):
+    ck = two_step_run(folder)[0] / "ck" / "last.pt"
+    r = run_script(folder, "sample", "--checkpoint", ck, "--num", 9, "--out", tmp_path / "grid.png", cwd=ROOT / folder)
     assert r.returncode == 0, r.stderr
     size = {"simple_gan": 28, "infogan": 28, "acgan": 32}.get(folder, 64)
     cols, rows = (9, 10) if folder in ("cgan", "acgan", "infogan") else (3, 3)  # a row of --num per class / code
     assert Image.open(tmp_path / "grid.png").size == (cols * size + (cols + 1) * 2, rows * size + (rows + 1) * 2)
-    label = {"cgan": ["--label", 7], "acgan": ["--label", 7], "infogan": ["--random"]}.get(folder, [])
-    r = run_script(folder, "sample", "--checkpoint", ck, "--num", 3, "--out", tmp_path / "each", "--seed", 1,
-                   *label, cwd=ROOT / folder)
-    assert r.returncode == 0, r.stderr
+    label = {"cgan": ["--label", "7"], "acgan": ["--label", "7"], "infogan": ["--random"]}.get(folder, [])
+    each, again = (["--checkpoint", str(ck), "--num", "3", "--out", str(tmp_path / name), "--seed", "1", *label]
+                   for name in ("each", "again"))
+    for result in run_cases(folder, "sample", [each, again], tmp_path):
+        assert result["exit"] == 0, result["stderr"]
     files = sorted((tmp_path / "each").iterdir())
     assert [f.name for f in files] == ["000000.png", "000001.png", "000002.png"]
     assert Image.open(files[0]).size == (size, size)
     # the same seed gives the same images
-    run_script(folder, "sample", "--checkpoint", ck, "--num", 3, "--out", tmp_path / "again", "--seed", 1, *label)
     assert (tmp_path / "again" / "000001.png").read_bytes() == files[1].read_bytes()
 
 
