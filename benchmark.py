@@ -4,6 +4,7 @@
     python benchmark.py --arch dcgan --steps 50 --compare-eager   # + the plain fp32 eager path, and the ratio
     python benchmark.py --arch pix2pix cyclegan --compare-eager --compile
     python benchmark.py --arch dcgan pix2pix cyclegan srgan esrgan --compare-eager --cuda_graphs
+    python benchmark.py --arch dcgan --nproc 8            # + 8 processes (torchrun, one GPU each): scaling efficiency
 
 Each measurement runs the folder's real train.py (its own process: every folder has a model.py, and a fresh
 process gives a clean peak-memory figure) on generated images at the architecture's training resolution, with
@@ -18,6 +19,8 @@ Paths compared:
   nchw     --fast on (NCHW) and nhwc: --fast channels_last, with --layouts: what channels_last brings
   compile  default + --compile (torch.compile; the critics of wgan_gp and cgan stay eager: double backward)
   graphs   default + --cuda_graphs (the step recorded as a CUDA graph; dcgan, pix2pix, cyclegan, srgan, esrgan)
+  nprocN   default on N processes under torchrun (--nproc N), each with the one-process batch (weak scaling: the
+           global batch is N times larger); scaling efficiency = its images/s / (N × the default path's)
 A "step" is one optimizer step of D/critic (WGAN family: one critic step; G steps every n_critic of them).
 """
 import argparse
@@ -50,6 +53,9 @@ def parse_args(argv=None):
     p.add_argument("--compile", action="store_true", help="also run the default path with --compile")
     p.add_argument("--cuda_graphs", action="store_true",
                    help="also run the default path with --cuda_graphs (the folders that have it)")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="also run the default path on this many processes (torchrun --standalone; one GPU each on "
+                        "CUDA, gloo on the CPU), each with the one-process batch, and print the scaling efficiency")
     p.add_argument("--layouts", action="store_true",
                    help="run the fast path both ways, NCHW (--fast on) and channels_last, instead of the default")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
@@ -63,6 +69,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.steps < 1 or args.warmup < 1:
         p.error("--steps and --warmup must be >= 1")
+    if args.nproc < 1:
+        p.error("--nproc must be >= 1")
     args.arch = ARCHS if "all" in args.arch else args.arch
     return args
 
@@ -105,9 +113,17 @@ PATHS = {"eager": ["--amp", "off", "--fast", "off"], "default": [], "nchw": ["--
          "nhwc": ["--fast", "channels_last"], "compile": ["--compile"], "graphs": ["--cuda_graphs"]}
 
 
+def processes(path):
+    """1, or N for the path "nprocN"."""
+    return int(path[len("nproc"):]) if path.startswith("nproc") else 1
+
+
 def measure(arch, path, data_flags, args, work):
-    batch = args.batch_size or BATCH[arch]
-    cmd = [sys.executable, str(ROOT / arch / "train.py"), *map(str, data_flags), *PATHS[path],
+    n = processes(path)
+    batch = (args.batch_size or BATCH[arch]) * n  # nprocN: the one-process batch on each of N processes
+    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n)]
+                if n > 1 else [sys.executable])
+    cmd = [*launcher, str(ROOT / arch / "train.py"), *map(str, data_flags), *PATHS.get(path, []),
            "--batch_size", str(batch), "--device", args.device, "--num_workers", str(args.num_workers),
            "--max_steps", str(args.warmup + args.steps), "--time_steps", str(args.warmup),
            "--log_every", "1000000", "--epochs", "1000",
@@ -128,17 +144,22 @@ def measure(arch, path, data_flags, args, work):
 
 
 def table(results):
-    rows = ["| arch | path | batch | ms/step | images/s | peak GPU GiB | vs eager |", "|---|---|---|---|---|---|---|"]
+    rows = ["| arch | path | batch | ms/step | images/s | peak GPU GiB | vs eager | scaling efficiency |",
+            "|---|---|---|---|---|---|---|---|"]
     eager = {r["arch"]: r for r in results if r["path"] == "eager" and "error" not in r}
+    default = {r["arch"]: r for r in results if r["path"] == "default" and "error" not in r}
     for r in results:
         if "error" in r:
-            rows.append(f"| {r['arch']} | {r['path']} | | failed: {r['error']} | | | |")
+            rows.append(f"| {r['arch']} | {r['path']} | | failed: {r['error']} | | | | |")
             continue
         ratio = (f"{r['images_per_s'] / eager[r['arch']]['images_per_s']:.2f}×"
                  if r["arch"] in eager and r["path"] != "eager" else "")
+        n = processes(r["path"])
+        scaling = (f"{r['images_per_s'] / (n * default[r['arch']]['images_per_s']):.0%}"
+                   if n > 1 and r["arch"] in default else "")
         peak = f"{r['peak_gib']:.2f}" if r["peak_gib"] is not None else "-"
         rows.append(f"| {r['arch']} | {r['path']} | {r['batch_size']} | {r['ms_per_step']:.2f} | "
-                    f"{r['images_per_s']:,.0f} | {peak} | {ratio} |")
+                    f"{r['images_per_s']:,.0f} | {peak} | {ratio} | {scaling} |")
     return "\n".join(rows)
 
 
@@ -161,12 +182,15 @@ def environment():
 def main(argv=None):
     args = parse_args(argv)
     paths = ((["eager"] if args.compare_eager else []) + (["nchw", "nhwc"] if args.layouts else ["default"])
-             + (["compile"] if args.compile else []) + (["graphs"] if args.cuda_graphs else []))
+             + (["compile"] if args.compile else []) + (["graphs"] if args.cuda_graphs else [])
+             + ([f"nproc{args.nproc}"] if args.nproc > 1 else []))
+    if args.nproc > 1 and "default" not in paths:
+        paths.insert(paths.index(f"nproc{args.nproc}"), "default")  # the one-process figure scaling compares with
     results = []
     with tempfile.TemporaryDirectory(prefix="gans_bench_") as tmp:
         work = Path(tmp)
         for arch in args.arch:
-            batch = args.batch_size or BATCH[arch]
+            batch = (args.batch_size or BATCH[arch]) * args.nproc
             data_flags = make_data(arch, work / "data", batch * (args.warmup + args.steps + 1))
             for path in paths:
                 if path == "graphs" and arch not in GRAPHS:

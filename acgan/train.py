@@ -49,8 +49,8 @@ def train_one_epoch(G, D, opt_G, opt_D, run, args):
     for real, labels in run.batches():
         real = real.to(run.device, non_blocking=True)  # (B, C, 32, 32) in [-1, 1]
         labels = labels.to(run.device, non_blocking=True)  # (B,) the real images' classes
-        z = torch.randn(real.shape[0], args.z_dim, device=run.device)  # (B, 100)
-        fake_labels = torch.randint(args.num_classes, (real.shape[0],), device=run.device)  # c ~ p_c, uniform
+        z = run.randn(real.shape[0], args.z_dim)  # (B, 100)
+        fake_labels = run.randint(args.num_classes, (real.shape[0],))  # c ~ p_c, uniform
 
         # (1) Update D: maximize L_S + L_C (the right source of real and fake images, the right class of both)
         with run.autocast():
@@ -77,7 +77,8 @@ def main(argv=None):
     args = parse_args(argv)
     run = Run(args, "acgan", argv)  # on --resume, args become the checkpoint's
     args = run.args
-    dataset = make_dataset(args, IMG_SIZE)
+    with run.main_first():  # torchrun: one download, not one per process
+        dataset = make_dataset(args, IMG_SIZE)
     args.channels = dataset.source.channels  # resolved, so sample.py and --resume rebuild the same nets
     args.num_classes = dataset.source.classes
 

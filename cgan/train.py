@@ -52,7 +52,7 @@ def train_one_epoch(G, C, opt_G, opt_C, run, args):
     for real, labels in run.batches():
         real = real.to(run.device, non_blocking=True)  # (B, C, 64, 64) in [-1, 1]
         labels = labels.to(run.device, non_blocking=True)  # (B,) class indices
-        z = torch.randn(real.shape[0], args.z_dim, 1, 1, device=run.device)  # (B, 100, 1, 1)
+        z = run.randn(real.shape[0], args.z_dim, 1, 1)  # (B, 100, 1, 1)
 
         # (1) Update the critic: maximize E[C(x, y)] − E[C(G(z, y), y)] − λ·E[(‖∇C(x̂, y)‖ − 1)²]
         with run.autocast():
@@ -65,7 +65,7 @@ def train_one_epoch(G, C, opt_G, opt_C, run, args):
 
         # (2) Every n_critic critic steps, update G: maximize E[C(G(z, y), y)]
         if (run.step + 1) % args.n_critic == 0:
-            z = torch.randn(real.shape[0], args.z_dim, 1, 1, device=run.device)
+            z = run.randn(real.shape[0], args.z_dim, 1, 1)
             with run.autocast():
                 stats["loss_G"] = generator_loss(C(G(z, labels), labels))
             run.update(opt_G, stats["loss_G"])
@@ -78,7 +78,8 @@ def main(argv=None):
     args = parse_args(argv)
     run = Run(args, "cgan", argv)  # on --resume, args become the checkpoint's
     args = run.args
-    dataset = make_dataset(args, IMG_SIZE)
+    with run.main_first():  # torchrun: one download, not one per process
+        dataset = make_dataset(args, IMG_SIZE)
     args.channels = dataset.source.channels  # resolved, so sample.py and --resume rebuild the same nets
     args.num_classes = dataset.source.classes
 

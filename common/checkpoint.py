@@ -155,6 +155,7 @@ def rng_state():
     }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
+        state["cuda_current"] = torch.cuda.get_rng_state()  # the device this process trains on
     if hasattr(torch, "mps") and torch.backends.mps.is_available():
         state["mps"] = torch.mps.get_rng_state()
     return state
@@ -170,5 +171,7 @@ def set_rng_state(state):
     random.setstate((py[0], tuple(py[1]), py[2]))
     if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state["cuda"])
+    if "cuda_current" in state and torch.cuda.is_available():  # under torchrun each process's own device gets
+        torch.cuda.set_rng_state(state["cuda_current"])  # the state of the device the checkpoint's writer used
     if "mps" in state and hasattr(torch, "mps") and torch.backends.mps.is_available():
         torch.mps.set_rng_state(state["mps"])

@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from common.distributed import local_batch, world
 from common.errors import DataError, UserError
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -324,10 +325,13 @@ class EpochSampler(Sampler):
     (seed, epoch) generator, so the B image met with each A image changes every epoch. With `aug_seeds` each
     index also carries a seed for that sample's random augmentation (crop, flip), so augmentation too depends
     only on (seed, epoch, position), in any worker. Indices are then tuples: (i, [j], [aug_seed]).
+    With `world` processes (torchrun, common/distributed.py) `batch_size` is the global batch and process `rank`
+    gets the rank-th slice of batch_size / world indices of each global batch: the union is the one-process batch.
     """
 
-    def __init__(self, n, batch_size, seed, n_b=None, aug_seeds=False):
+    def __init__(self, n, batch_size, seed, n_b=None, aug_seeds=False, rank=0, world=1):
         self.n, self.batch_size, self.seed, self.n_b, self.aug_seeds = n, batch_size, seed, n_b, aug_seeds
+        self.rank, self.world = rank, world
         self.epoch, self.start_batch = 0, 0
 
     def set_epoch(self, epoch, start_batch=0):
@@ -341,11 +345,15 @@ class EpochSampler(Sampler):
         if self.aug_seeds:
             columns.append(torch.randint(2**31 - 1, (self.n,), generator=g))
         usable = (self.n // self.batch_size) * self.batch_size
-        columns = [c[self.start_batch * self.batch_size:usable].tolist() for c in columns]
+        columns = [c[self.start_batch * self.batch_size:usable] for c in columns]
+        if self.world > 1:  # (batches, processes, local batch) → this process's slice of every batch
+            columns = [c.view(-1, self.world, self.batch_size // self.world)[:, self.rank].reshape(-1)
+                       for c in columns]
+        columns = [c.tolist() for c in columns]
         return iter(columns[0]) if len(columns) == 1 else zip(*columns)
 
     def __len__(self):
-        return (self.n // self.batch_size - self.start_batch) * self.batch_size
+        return (self.n // self.batch_size - self.start_batch) * self.batch_size // self.world
 
 
 def _worker_init(_):
@@ -399,15 +407,17 @@ class DeviceLoader:
 
 
 def make_loader(dataset, batch_size, seed, num_workers, pin_memory, device=None):
-    """DataLoader over `dataset` with an EpochSampler, or a DeviceLoader on `device`; returns (loader, sampler)."""
+    """DataLoader over `dataset` with an EpochSampler, or a DeviceLoader on `device`; returns (loader, sampler).
+    `batch_size` is the global batch: under torchrun each process loads its share (common/distributed.py)."""
     if len(dataset) < batch_size:
         raise UserError(f"the dataset has {len(dataset)} images, fewer than --batch_size {batch_size}; "
                         "lower --batch_size or add images")
+    (size, rank), local = world(), local_batch(batch_size)
     sampler = EpochSampler(len(dataset), batch_size, seed, n_b=getattr(dataset, "n_b", None),
-                           aug_seeds=getattr(dataset, "random_augment", False))
+                           aug_seeds=getattr(dataset, "random_augment", False), rank=rank, world=size)
     if device is not None:
-        return DeviceLoader(dataset, sampler, batch_size, num_workers, device), sampler
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
+        return DeviceLoader(dataset, sampler, local, num_workers, device), sampler
+    loader = DataLoader(dataset, batch_size=local, sampler=sampler, drop_last=True,
                         num_workers=num_workers, pin_memory=pin_memory, worker_init_fn=_worker_init,
                         persistent_workers=num_workers > 0,
                         generator=torch.Generator().manual_seed(seed))  # not the global RNG: resume stays exact

@@ -14,7 +14,7 @@ from common.errors import UserError
 
 # Flags that describe how this process runs, not what is trained: always taken from the command line.
 CONTROL_FLAGS = {"resume", "device", "num_workers", "log_every", "max_steps", "fast", "compile", "cuda_graphs",
-                 "time_steps", "save_every_min"}
+                 "time_steps", "save_every_min", "sync_bn"}
 # Flags a resumed run keeps from the checkpoint unless given again (where the run lives, how long it runs, and
 # its precision: a CPU run started with --amp bf16 goes on in bf16 after a plain --resume, not in fp32).
 # What is measured may change on --resume too (best.pt then starts again).
@@ -39,6 +39,11 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(**kwargs)
 
     def error(self, message):
+        from common.distributed import launched, let_process_0_speak
+
+        if launched()[1] != 0:  # under torchrun every process meets the bad flag: process 0 says it once
+            let_process_0_speak()
+            self.exit(2)
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
@@ -117,6 +122,9 @@ def add_run_args(parser, folder, cuda_graphs=False):
                        help="record the training step once as a CUDA graph and replay it (opt-in, CUDA only; "
                             "for steps bound by kernel launches: small images, batch 1). Experimental: not yet run "
                             "on a GPU by this project (README.md, Speed)")
+    g.add_argument("--sync_bn", action="store_true",
+                   help="under torchrun: BatchNorm uses the global batch's statistics (off: each process's own batch, "
+                        "as the papers' per-GPU statistics)")
     g.add_argument("--time_steps", type=non_negative_int, default=None, metavar="WARMUP",
                    help="after WARMUP steps, time the rest of the run; print images/s and peak GPU memory at the end")
     return parser
@@ -152,6 +160,18 @@ def merge_resume_args(args, ckpt_args, argv, ckpt_path):
     if "ckpt_dir" not in given:
         args.ckpt_dir = str(Path(ckpt_path).parent)
     return args
+
+
+def check_distributed(args, world):
+    """What a run on `world` processes (torchrun) cannot do, as one line; the batch split is checked where the
+    loader is made (common/data.py), and by folders with several batch sizes at start."""
+    if getattr(args, "cuda_graphs", False):
+        raise UserError(f"--cuda_graphs records one process's step; it does not yet record the gradient all-reduce "
+                        f"of {world} processes: drop --cuda_graphs, or run one process")
+    if hasattr(args, "batch_size"):
+        from common.distributed import local_batch
+
+        local_batch(args.batch_size)
 
 
 def check_cuda_graphs(args, device, amp):

@@ -5,6 +5,8 @@ callable, so extra inputs (class labels, ProGAN's alpha and resolution) pass thr
 """
 import torch
 
+from common import distributed
+
 
 def gradient_penalty(critic, real, fake, *critic_args, eps=None, **critic_kwargs):
     """GP = E_x̂[(‖∇_x̂ C(x̂)‖₂ − 1)²],  x̂ = ε·x + (1 − ε)·x̃,  ε ~ U[0, 1] per sample  (paper, Algorithm 1).
@@ -19,8 +21,8 @@ def gradient_penalty(critic, real, fake, *critic_args, eps=None, **critic_kwargs
     - `eps` (shape (B,)) may be given to make the interpolation deterministic (tests, reproductions).
     """
     batch = real.shape[0]
-    if eps is None:
-        eps = torch.rand(batch, device=real.device)
+    if eps is None:  # under torchrun: this process's share of the global batch's draw (common/distributed.py)
+        eps = distributed.rand(batch, device=real.device)
     eps = eps.to(device=real.device, dtype=torch.float32).view(batch, *([1] * (real.dim() - 1)))  # (B, 1, 1, 1)
     x_hat = (eps * real.float() + (1 - eps) * fake.detach().float()).requires_grad_(True)
     with torch.autocast(device_type=real.device.type, enabled=False):

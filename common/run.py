@@ -2,7 +2,9 @@
 
 It must behave identically in every folder (a user who learnt `--resume` in dcgan expects it in cyclegan), so
 it lives here; the paper-specific parts (models, losses, the D and G steps) stay in each folder's train.py. The
-flags it reads are common/flags.py's; --cuda_graphs wraps steps in common/cuda_graphs.py's CUDAGraphStep.
+flags it reads are common/flags.py's; --cuda_graphs wraps steps in common/cuda_graphs.py's CUDAGraphStep. Under
+torchrun one Run per process trains one run together (common/distributed.py): process 0 alone prints, draws the
+progress bar and writes logs, sample grids and checkpoints.
 
     run = Run(args, "dcgan", argv)          # merges the checkpoint's flags on --resume, picks the device, seeds
     run.track(nets={...}, optimizers={...})
@@ -25,12 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common import distributed
 from common.checkpoint import (copy_checkpoint, load_checkpoint, load_state, remove_stale_temps, rng_state,
                                save_checkpoint, set_rng_state)
 from common.cuda_graphs import CUDAGraphStep
 from common.data import device_loadable, make_loader
 from common.errors import CheckpointError, DataError, NonFiniteError, UserError, one_line
-from common.flags import check_cuda_graphs, merge_resume_args
+from common.flags import check_cuda_graphs, check_distributed, merge_resume_args
 
 
 def pick_device(name):
@@ -86,7 +89,9 @@ class Run:
             self.resume_ckpt = load_checkpoint(self.resume_path, arch)
             args = merge_resume_args(args, self.resume_ckpt["args"], argv, self.resume_path)
         self.args = args
-        self.device = pick_device(args.device)
+        self.device = distributed.setup(args.device) or pick_device(args.device)  # torchrun: one device each
+        self.world, self.rank = distributed.world()
+        self.main = self.rank == 0  # the process that prints, logs and saves
         reproducible_cpu_math()
         seed_everything(args.seed)
         cuda, cpu = self.device.type == "cuda", self.device.type == "cpu"
@@ -100,6 +105,8 @@ class Run:
         self.graph_steps = {}  # --cuda_graphs: a CUDAGraphStep per step function name, kept across epochs
         if self.cuda_graphs:
             check_cuda_graphs(args, self.device, self.amp)
+        if self.world > 1:
+            check_distributed(args, self.world)
         if args.amp == "auto" and cpu and cpu_has_bf16():  # opt-in on a CPU: README.md, Speed, On a CPU says why
             print("note: this CPU has bf16 instructions: --amp bf16 trained 1.4-2.8x faster on such CPUs "
                   "(README.md, Speed, On a CPU)", flush=True)
@@ -109,7 +116,7 @@ class Run:
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
         self.out_dir, self.ckpt_path = Path(args.out_dir), Path(args.ckpt_dir) / "last.pt"
-        stale = remove_stale_temps(self.ckpt_path.parent)  # left by a save that was killed mid-write
+        stale = remove_stale_temps(self.ckpt_path.parent) if self.main else []  # a save killed mid-write
         if stale:
             print(f"removed {len(stale)} unfinished checkpoint write(s) from {self.ckpt_path.parent}: "
                   f"{', '.join(stale)}", flush=True)
@@ -129,9 +136,13 @@ class Run:
         """Register what goes into the checkpoint. `extras`: other objects with state_dict/load_state_dict whose
         state the run needs to continue exactly (CycleGAN's image pools). With --fast the nets move to
         channels_last; with --compile the nets named in `compile_nets` (default all) are compiled in place
-        (state_dict keys unchanged, so checkpoints stay interchangeable)."""
+        (state_dict keys unchanged, so checkpoints stay interchangeable). With --sync_bn under torchrun, BatchNorm
+        layers normalise with the global batch's statistics (common/distributed.py)."""
         self.nets, self.optimizers, self.schedulers = nets, optimizers, schedulers or {}
         self.extras = extras or {}
+        if self.world > 1 and self.args.sync_bn:
+            converted = sum(distributed.sync_batchnorm(net, self.device) for net in nets.values())
+            print(f"--sync_bn: {converted} BatchNorm layers use the statistics of the global batch", flush=True)
         for name, net in nets.items():
             if self.channels_last:
                 net.to(memory_format=torch.channels_last)  # NHWC: what cuDNN's tensor-core convs read natively
@@ -151,7 +162,9 @@ class Run:
 
     def restore(self):
         """On --resume, load nets, optimizers, scaler, schedulers, counters and RNG (last, so nothing after it
-        draws random numbers that the uninterrupted run did not draw)."""
+        draws random numbers that the uninterrupted run did not draw). Under torchrun every process then holds
+        process 0's weights (they start equal by seed; this makes sure)."""
+        distributed.broadcast_nets(self.nets.values())
         if self.resume_ckpt is None:
             return
         ck, path = self.resume_ckpt, self.resume_path
@@ -178,7 +191,8 @@ class Run:
 
     def make_loader(self, dataset, batch_size):
         """The DataLoader (workers, pinned memory), or with --fast a DeviceLoader when the whole dataset fits
-        on the GPU as uint8 and its transform is fixed: batches are then gathered on the GPU, no copies."""
+        on the GPU as uint8 and its transform is fixed: batches are then gathered on the GPU, no copies.
+        `batch_size` is the global batch; under torchrun each process loads batch_size / processes images."""
         on_gpu = self.fast and device_loadable(dataset, self.device)
         self.loader, self.sampler = make_loader(dataset, batch_size, self.args.seed, self.args.num_workers,
                                                 pin_memory=self.device.type == "cuda",
@@ -192,6 +206,33 @@ class Run:
         g = torch.Generator().manual_seed(self.args.seed)
         z = torch.rand(*shape, generator=g) * 2 - 1 if uniform else torch.randn(*shape, generator=g)
         return z.to(self.device)
+
+    # Noise for a batch, shaped like this process's share of it (B/N, ...): under torchrun every process draws
+    # the global batch and keeps its rows, so the processes' noise together is the one-process draw
+    def randn(self, *shape):
+        return distributed.randn(*shape, device=self.device)
+
+    def rand(self, *shape):
+        return distributed.rand(*shape, device=self.device)
+
+    def randint(self, high, shape):
+        return distributed.randint(high, shape, device=self.device)
+
+    def shard(self, *tensors):
+        """This process's rows of global-batch tensors (one tensor, or a tuple of them)."""
+        out = tuple(distributed.shard(t) for t in tensors)
+        return out[0] if len(out) == 1 else out
+
+    @contextlib.contextmanager
+    def main_first(self):
+        """Process 0 runs the block first (a dataset download), then the others (which then find the files)."""
+        if not self.main:
+            distributed.barrier()
+        try:
+            yield
+        finally:
+            if self.main:
+                distributed.barrier()
 
     def autocast(self):
         if self.amp == "off":
@@ -216,9 +257,11 @@ class Run:
                 group["lr"] = lr
 
     def update(self, optimizer, loss):
-        """zero_grad, backward, step for one optimizer (through the fp16 GradScaler when --amp fp16)."""
+        """zero_grad, backward, step for one optimizer (through the fp16 GradScaler when --amp fp16); under
+        torchrun the gradients are averaged over the processes between backward and step."""
         optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        distributed.average_gradients(optimizer)
         self.scaler.step(optimizer)
 
     # ------------------------------------------------------------------------------------------- the loop
@@ -230,16 +273,16 @@ class Run:
         try:
             if self.epoch >= self.args.epochs:
                 print(f"{self.ckpt_path} already finished {self.epoch} epochs; pass a larger --epochs to continue")
-            while self.epoch < self.args.epochs and not self.should_stop():
+            while self.epoch < self.args.epochs and not self._stop_agreed():
                 yield self.epoch
                 if self.batch_in_epoch >= self.n_batches:
                     best = self.evaluation is not None and (self.epoch + 1) % self.args.eval_every == 0 and \
-                        self._evaluate()
+                        self.main and self._evaluate()  # process 0 alone scores; the others wait in their next step
                     self.epoch, self.batch_in_epoch = self.epoch + 1, 0
                     self.save()
                     if best:  # the same checkpoint under a second name: copied, not written twice
                         copy_checkpoint(self.ckpt_path, self.ckpt_path.with_name("best.pt"))
-                    if self.args.keep_every and self.epoch % self.args.keep_every == 0:
+                    if self.main and self.args.keep_every and self.epoch % self.args.keep_every == 0:
                         copy_checkpoint(self.ckpt_path, self.ckpt_path.with_name(f"epoch_{self.epoch:03d}.pt"))
             self._report_timing()
             if self.saved_step != self.step:
@@ -249,35 +292,66 @@ class Run:
             if self.writer:
                 self.writer.close()
         if self.interrupted:
-            print(f"\ninterrupted: saved {self.ckpt_path} at epoch {self.epoch + 1}, step {self.step}; "
-                  f"continue with --resume {self.ckpt_path}", file=sys.stderr, flush=True)
+            if self.main:
+                print(f"\ninterrupted: saved {self.ckpt_path} at epoch {self.epoch + 1}, step {self.step}; "
+                      f"continue with --resume {self.ckpt_path}", file=sys.stderr, flush=True)
             raise SystemExit(130)
         why = "reached --max_steps" if self.args.max_steps and self.step >= self.args.max_steps else "done"
         print(f"{why}: {self.epoch} epochs + {self.batch_in_epoch} batches, step {self.step}; "
               f"checkpoint {self.ckpt_path}", flush=True)
 
     def batches(self):
-        """This epoch's batches from where the run stands, with a tqdm bar; stops early on Ctrl-C/max_steps."""
+        """This epoch's batches from where the run stands, with a tqdm bar; stops early on Ctrl-C/max_steps.
+        Under torchrun the processes agree before every step whether to go on (one small all-reduce on the CPU),
+        so a Ctrl-C, or an unreadable image met by one of them, stops all of them at the same step."""
         from tqdm import tqdm
 
         self.sampler.set_epoch(self.epoch, self.batch_in_epoch)
         self.bar = tqdm(total=self.n_batches, initial=self.batch_in_epoch, dynamic_ncols=True, unit="batch",
-                        desc=f"epoch {self.epoch + 1}/{self.args.epochs}", file=sys.stderr)
+                        desc=f"epoch {self.epoch + 1}/{self.args.epochs}", file=sys.stderr, disable=not self.main)
         self.bar.set_postfix(self.last_logged)
         try:
-            if self.should_stop():
-                return
-            for batch in self.loader:
-                yield batch
-                if self.should_stop():
+            loader = iter(self.loader)
+            while True:
+                batch = error = None
+                stop = self.should_stop()
+                if not stop:
+                    try:
+                        batch = next(loader)
+                    except StopIteration:  # the epoch's end: at the same step in every process
+                        stop = True
+                    except DataError as e:
+                        error = e
+                if self._stop_agreed(stop, error):
                     return
-        except DataError as e:  # an unreadable image met mid-epoch: keep what was trained, then stop
-            if self.step and self.saved_step != self.step:
-                self.save()
-            raise DataError(f"{one_line(e)} (the run is saved at step {self.step}: fix it, then --resume "
-                            f"{self.ckpt_path})") from None
+                yield batch
         finally:
             self.bar.close()
+
+    def _stop_agreed(self, stop=None, error=None):
+        """Whether to stop (this process's `stop`, default should_stop()), agreed by every process under torchrun:
+        a Ctrl-C reaches them at slightly different moments, and one that stopped alone would leave the others
+        waiting in their next all-reduce. An unreadable image met by any of them (`error`) stops all."""
+        stop = self.should_stop() if stop is None else stop
+        agreed, failed = distributed.agree(stop, error is not None)
+        if failed:
+            self._data_error(error)
+        if agreed and not stop:  # another process was interrupted: this one stops as if it had been too
+            self.interrupted = True
+        return agreed
+
+    def _data_error(self, error):
+        """An unreadable image met mid-epoch (here or, under torchrun, by another process): keep what was trained,
+        then stop with one line."""
+        if self.step and self.saved_step != self.step:
+            self.save()
+        where = (f"the run is saved at step {self.step}: fix it, then --resume {self.ckpt_path}" if self.step else
+                 "nothing was trained yet: fix it, then start again")
+        if error is None:  # another process met it and names the file; this one only stops (process 0 says so)
+            raise DataError(f"another process met an unreadable image (its error line names the file); {where}")
+        error = DataError(f"{one_line(error)} ({where})")
+        error.rank_specific = True  # printed by the process that met it, whichever it is
+        raise error from None
 
     def step_done(self, **scalars):
         """Count the step; every --log_every steps turn the scalars into floats (a GPU sync), check they are
@@ -301,17 +375,24 @@ class Run:
             values = self.log(**scalars)
             self.last_logged = {k: f"{v:.4g}" for k, v in values.items()}
             self.bar.set_postfix(self.last_logged)
-        if self.save_interval and not epoch_end and time.monotonic() - self.last_save >= self.save_interval:
+        if self.save_interval and not epoch_end and time.monotonic() - self.last_save >= self.save_interval \
+                and self.main:
             self.save()  # mid-epoch, after this step's log line (the epoch's end saves anyway)
 
-    def log(self, **scalars):
+    def log(self, reduce=True, **scalars):
         """Scalars (tensors or numbers) → floats (a GPU sync), checked finite, written to TensorBoard and
-        metrics.jsonl at the current step; returns the floats."""
+        metrics.jsonl at the current step; returns the floats. Under torchrun each value is first averaged over
+        the processes (the global batch's loss; every process calls log at the same steps), unless `reduce` is
+        False (a value only process 0 has)."""
         values = {k: float(v.detach()) if torch.is_tensor(v) else float(v)  # the only host sync of the step
                   for k, v in scalars.items()}
+        if reduce:
+            values = distributed.mean_over_processes(values)
         bad = [k for k, v in values.items() if not np.isfinite(v)]
         if bad:
             self._diverged(f"{bad[0]} is {values[bad[0]]} at step {self.step}")
+        if not self.main:
+            return values
         for k, v in values.items():
             self.writer.add_scalar(f"loss/{k}" if k.startswith("loss") else k, v, self.step)
         with open(self.out_dir / "metrics.jsonl", "a") as f:
@@ -332,6 +413,8 @@ class Run:
 
         if not torch.isfinite(images).all():  # weights can be finite while G's output is not (e.g. BN overflow)
             self._diverged(f"the sample images hold NaN/inf at step {self.step}")
+        if not self.main:
+            return
         grid = make_grid(images.detach().float().cpu(), nrow=nrow or int(len(images) ** 0.5), normalize=True,
                          value_range=(-1, 1))
         save_image(grid, self.sample_dir / f"{name}.png")
@@ -340,7 +423,11 @@ class Run:
     # ------------------------------------------------------------------------------------------- internals
     def save(self):
         """Atomically write last.pt, but never a diverged model: the last good checkpoint stays. A write that
-        fails (full disk) is one error line, and leaves the previous file as it was."""
+        fails (full disk) is one error line, and leaves the previous file as it was. Under torchrun process 0
+        writes it (the processes hold the same weights, optimizer states and random states)."""
+        if not self.main:
+            self.saved_step, self.last_save = self.step, time.monotonic()
+            return
         for name, net in self.nets.items():
             for key, t in net.state_dict().items():
                 if t.is_floating_point() and not torch.isfinite(t).all():
@@ -362,7 +449,7 @@ class Run:
         best so far."""
         started = time.perf_counter()
         values = self.evaluation()
-        self.log(**{f"eval/{k}": v for k, v in values.items()})
+        self.log(reduce=False, **{f"eval/{k}": v for k, v in values.items()})
         metric, value, key = self.evaluation.metric, values[self.evaluation.metric], self.evaluation.key
         best = self.best is None or self.best["key"] != key or value < self.best["value"]
         if best:
@@ -378,8 +465,9 @@ class Run:
             torch.cuda.synchronize()
 
     def _report_timing(self):
-        """--time_steps: steps/s and images/s since the warm-up, peak GPU memory; one JSON line for benchmark.py."""
-        if self.timer is None or self.step <= self.timer[0]:
+        """--time_steps: steps/s and images/s since the warm-up, peak GPU memory; one JSON line for benchmark.py.
+        Under torchrun process 0 reports the global batch's images/s and the number of processes."""
+        if self.timer is None or self.step <= self.timer[0] or not self.main:
             return
         self._sync()
         end_step, end = self.timer_end or (self.step, time.perf_counter())
@@ -389,7 +477,7 @@ class Run:
                   "channels_last": self.channels_last,
                   "compile": bool(self.args.compile), "batch_size": self.batch_size, "steps": steps,
                   "seconds": seconds, "ms_per_step": 1000 * seconds / steps,
-                  "images_per_s": steps * self.batch_size / seconds, "peak_gib": peak}
+                  "images_per_s": steps * self.batch_size / seconds, "peak_gib": peak, "processes": self.world}
         print("TIMING " + json.dumps(result), flush=True)
 
     def _diverged(self, what):
@@ -402,6 +490,8 @@ class Run:
     def _open_logs(self):
         from torch.utils.tensorboard import SummaryWriter
 
+        if not self.main:  # process 0 alone writes logs
+            return
         self.sample_dir.mkdir(parents=True, exist_ok=True)
         metrics = self.out_dir / "metrics.jsonl"
         if metrics.exists():  # a resumed run drops what the interrupted tail logged after its checkpoint
@@ -414,16 +504,25 @@ class Run:
         if self.interrupted:  # second Ctrl-C: the user wants out now
             raise KeyboardInterrupt
         self.interrupted = True
-        print("\nCtrl-C: finishing this step and saving a checkpoint (Ctrl-C again quits without saving)",
-              file=sys.stderr, flush=True)
+        if self.main:
+            print("\nCtrl-C: finishing this step and saving a checkpoint (Ctrl-C again quits without saving)",
+                  file=sys.stderr, flush=True)
 
 
 def main_guard(main):
-    """Run `main()`; a UserError (bad flag, data, checkpoint; divergence) becomes one line and exit code != 0."""
+    """Run `main()`; a UserError (bad flag, data, checkpoint; divergence) becomes one line and exit code != 0.
+    Under torchrun the processes meet the same errors together: process 0 prints the line, the others only exit
+    (but for an unreadable image, which the process that met it names)."""
     try:
         main()
+        distributed.shutdown()
     except UserError as e:
-        print(f"error: {one_line(e)}", file=sys.stderr, flush=True)
+        size, rank, _ = distributed.launched()
+        if rank == 0 or getattr(e, "rank_specific", False):  # (another process's bar may be mid-line: \n first)
+            print(f"{chr(10) if rank else ''}error: {one_line(e)}", file=sys.__stderr__ if rank else sys.stderr,
+                  flush=True)
+        elif size > 1:
+            distributed.let_process_0_speak()
         raise SystemExit(1 if isinstance(e, NonFiniteError) else 2)
     except KeyboardInterrupt:
         print("\ninterrupted before a checkpoint could be saved", file=sys.stderr, flush=True)

@@ -119,7 +119,8 @@ def main(argv=None):
     check_args(args)
     run = Run(args, "cyclegan", argv)  # on --resume, args become the checkpoint's
     args = run.args
-    train_set, test_sets = make_datasets(args)
+    with run.main_first():  # torchrun: one download, not one per process
+        train_set, test_sets = make_datasets(args)
 
     nets = {"G": ResnetGenerator(3, 3, args.ngf, args.n_blocks), "F": ResnetGenerator(3, 3, args.ngf, args.n_blocks),
             "D_X": PatchDiscriminator(3, args.ndf), "D_Y": PatchDiscriminator(3, args.ndf)}

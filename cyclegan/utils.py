@@ -3,6 +3,7 @@ identity term of Section 5.2), the image pool, the learning-rate schedule, evalu
 import torch
 import torch.nn.functional as F
 
+from common import distributed
 from common.metrics import to_uint8
 
 
@@ -45,6 +46,9 @@ class ImagePool:
 
     Its contents and the torch RNG it draws from are in the checkpoint, so a resumed run sees the same history.
     It stores copies: with --cuda_graphs the fakes live in the graph's output buffer, overwritten every step.
+    Under torchrun every process gathers the global batch of fakes and keeps the same pool of the global stream
+    (same contents, same draws from the same random state), then takes its own rows of the answer: the pool is
+    the one-process pool, whatever the number of processes, and a checkpoint's pool fits any number of them.
     """
 
     def __init__(self, size=50, device="cpu"):
@@ -55,7 +59,7 @@ class ImagePool:
         if self.size == 0:
             return fakes
         out = []
-        for image in fakes.detach():
+        for image in distributed.all_gather_batch(fakes.detach()):  # (B, C, H, W) of every process, in rank order
             image = image.unsqueeze(0).clone()  # (1, C, H, W)
             if len(self.images) < self.size:
                 self.images.append(image)
@@ -66,7 +70,7 @@ class ImagePool:
                 self.images[k] = image
             else:
                 out.append(image)
-        return torch.cat(out)
+        return distributed.shard(torch.cat(out))
 
     def state_dict(self):
         return {"size": self.size, "images": torch.cat(self.images).cpu() if self.images else torch.zeros(0)}

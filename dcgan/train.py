@@ -44,7 +44,7 @@ def parse_args(argv=None):
 
 def train_one_epoch(G, D, opt_G, opt_D, run, args):
     def step(real):  # real: (B, C, 64, 64) in [-1, 1]
-        z = torch.randn(real.shape[0], args.z_dim, 1, 1, device=real.device)  # (B, 100, 1, 1)
+        z = run.randn(real.shape[0], args.z_dim, 1, 1)  # (B, 100, 1, 1)
 
         # (1) Update D: maximize log D(x) + log(1 − D(G(z)))
         with run.autocast():
@@ -70,7 +70,8 @@ def main(argv=None):
     args = parse_args(argv)
     run = Run(args, "dcgan", argv)  # on --resume, args become the checkpoint's
     args = run.args
-    dataset = make_dataset(args, IMG_SIZE)
+    with run.main_first():  # torchrun: one download, not one per process
+        dataset = make_dataset(args, IMG_SIZE)
     args.channels = dataset.source.channels  # resolved, so sample.py and --resume rebuild the same nets
 
     G = Generator(args.z_dim, args.channels, args.ngf).to(run.device)

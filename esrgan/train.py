@@ -102,7 +102,8 @@ def main(argv=None):
     args = parse_args(argv)
     run = Run(args, "esrgan", argv)  # on --resume, args become the checkpoint's
     args = run.args
-    dataset = make_dataset(args)
+    with run.main_first():  # torchrun: one download, not one per process
+        dataset = make_dataset(args)
     epochs_for(args, len(dataset))
     eval_files = eval_images(args.eval_dir) if args.eval_dir else None
 

@@ -54,7 +54,7 @@ def train_one_epoch(G, DQ, opt_G, opt_D, run, args):
     cfg = vars(args)
     for real, _ in run.batches():
         real = real.to(run.device, non_blocking=True)  # (B, 1, 28, 28) in [-1, 1]
-        latent, cat, cont = sample_latent(real.shape[0], cfg, run.device)  # (B, 74), (B,), (B, 2)
+        latent, cat, cont = run.shard(*sample_latent(args.batch_size, cfg, run.device))  # (B, 74), (B,), (B, 2)
 
         # (1) Update D and Q: maximize log D(x) + log(1 − D(G(z, c))) + λ L_I(G, Q)  (Q reads the codes of G's
         # samples; D and Q share their layers and one optimizer, as the official code's d_net)
@@ -68,7 +68,7 @@ def train_one_epoch(G, DQ, opt_G, opt_D, run, args):
 
         # (2) Update G: maximize log D(G(z, c)) + λ L_I(G, Q) on fresh latents (the official code samples z and c
         # again for its G step)
-        latent, cat, cont = sample_latent(real.shape[0], cfg, run.device)
+        latent, cat, cont = run.shard(*sample_latent(args.batch_size, cfg, run.device))
         with run.autocast():
             logits, q = DQ(G(latent))
             cat_nll_G, cont_nll_G = info_loss(tuple(t if t is None else t.float() for t in q), cat, cont)
@@ -85,7 +85,8 @@ def main(argv=None):
     args = parse_args(argv)
     run = Run(args, "infogan", argv)  # on --resume, args become the checkpoint's
     args = run.args
-    dataset = make_dataset(args, IMG_SIZE)
+    with run.main_first():  # torchrun: one download, not one per process
+        dataset = make_dataset(args, IMG_SIZE)
     args.channels = dataset.source.channels  # resolved, so sample.py and --resume rebuild the same nets
 
     G = Generator(args.noise_dim, args.n_cat, args.n_cont, args.channels).to(run.device)

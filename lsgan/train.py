@@ -50,7 +50,7 @@ def train_one_epoch(G, D, opt_G, opt_D, run, args):
     a, b, c = CODINGS[args.coding]
 
     def step(real):  # real: (B, C, 64, 64) in [-1, 1]
-        z = torch.rand(real.shape[0], args.z_dim, device=real.device) * 2 - 1  # (B, 1024), U(−1, 1)
+        z = run.rand(real.shape[0], args.z_dim) * 2 - 1  # (B, 1024), U(−1, 1)
 
         # (1) Update D: minimize ½ E[(D(x) − b)²] + ½ E[(D(G(z)) − a)²]
         with run.autocast():
@@ -75,7 +75,8 @@ def main(argv=None):
     args = parse_args(argv)
     run = Run(args, "lsgan", argv)  # on --resume, args become the checkpoint's
     args = run.args
-    dataset = make_dataset(args, IMG_SIZE)
+    with run.main_first():  # torchrun: one download, not one per process
+        dataset = make_dataset(args, IMG_SIZE)
     args.channels = dataset.source.channels  # resolved, so sample.py and --resume rebuild the same nets
 
     G = Generator(args.z_dim, args.channels, args.ngf).to(run.device)

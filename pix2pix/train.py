@@ -97,7 +97,8 @@ def main(argv=None):
     check_sizes(args)
     run = Run(args, "pix2pix", argv)  # on --resume, args become the checkpoint's
     args = run.args
-    train_set, eval_set = make_datasets(args)
+    with run.main_first():  # torchrun: one download, not one per process
+        train_set, eval_set = make_datasets(args)
 
     G = UNetGenerator(3, 3, args.ngf, num_downs=args.crop_size.bit_length() - 1).to(run.device)
     D = PatchDiscriminator(6, args.ndf).to(run.device)

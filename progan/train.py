@@ -19,6 +19,7 @@ sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder 
 
 import torch  # noqa: E402
 
+from common.distributed import local_batch  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from common.evaluation import SampleEvaluation, add_eval_args  # noqa: E402
 from common.flags import (ArgumentParser, add_data_args, add_run_args, positive_float, positive_int,  # noqa: E402
@@ -71,7 +72,7 @@ def train_one_epoch(G, D, G_ema, opt_G, opt_D, run, args, level, fading, max_lev
     for real, _ in run.batches():
         alpha = run.batch_in_epoch / run.n_batches if fading else 1.0  # 0 → 1 over a fade-in phase
         real = real_at(real.to(run.device, non_blocking=True), level, alpha, max_level)  # (B, C, R, R)
-        z = torch.randn(real.shape[0], args.latent_dim, device=run.device)  # (B, 512)
+        z = run.randn(real.shape[0], args.latent_dim)  # (B, 512)
 
         # (1) Update D: maximize E[D(x)] − E[D(G(z))] − λ·GP − ε_drift·E[D(x)²]
         with run.autocast():
@@ -84,7 +85,7 @@ def train_one_epoch(G, D, G_ema, opt_G, opt_D, run, args, level, fading, max_lev
 
         # (2) Update G: maximize E[D(G(z))] on fresh latents (n_critic = 1; the official code draws a new batch of
         # z for the G loss), then the EMA copy follows
-        z = torch.randn(real.shape[0], args.latent_dim, device=run.device)  # (B, 512)
+        z = run.randn(real.shape[0], args.latent_dim)  # (B, 512)
         with run.autocast():
             loss_G = generator_loss(D(G(z, level, alpha), level, alpha).float())
         run.update(opt_G, loss_G)
@@ -100,7 +101,8 @@ def main(argv=None):
     check_args(args)
     run = Run(args, "progan", argv)  # on --resume, args become the checkpoint's
     args = run.args
-    dataset = make_dataset(args)
+    with run.main_first():  # torchrun: one download, not one per process
+        dataset = make_dataset(args)
     args.channels = dataset.source.channels  # resolved, so sample.py and --resume rebuild the same nets
 
     widths = dict(fmap_base=args.fmap_base, fmap_max=args.fmap_max)
@@ -121,6 +123,9 @@ def main(argv=None):
     schedule = phases(max_level)
     args.epochs = len(schedule)  # one "epoch" of the run loop per phase
     batch_sizes = parse_batch_sizes(args.batch_sizes)
+    for level, _ in schedule:  # torchrun: each phase's batch must split evenly over the processes; said at start
+        resolution = 4 * 2 ** level
+        local_batch(batch_size_at(resolution, batch_sizes), f"the batch at {resolution}×{resolution} (--batch_sizes)")
     fixed_z = run.fixed_noise(64, args.latent_dim)
     for epoch in run.epochs():
         level, fading = schedule[epoch]

@@ -39,7 +39,7 @@ def parse_args(argv=None):
 def train_one_epoch(G, D, opt_G, opt_D, run, args):
     for real, _ in run.batches():
         real = real.to(run.device, non_blocking=True)  # (B, 1, 28, 28) in [-1, 1]
-        z = torch.randn(real.shape[0], args.z_dim, device=run.device)  # (B, 64)
+        z = run.randn(real.shape[0], args.z_dim)  # (B, 64)
 
         # (1) Update D: maximize log D(x) + log(1 − D(G(z)))
         with run.autocast():
@@ -62,7 +62,8 @@ def main(argv=None):
     args = parse_args(argv)
     run = Run(args, "simple_gan", argv)  # on --resume, args become the checkpoint's
     args = run.args
-    dataset = make_dataset(args, args.img_size)
+    with run.main_first():  # torchrun: one download, not one per process
+        dataset = make_dataset(args, args.img_size)
     args.channels = dataset.source.channels  # resolved, so sample.py and --resume rebuild the same nets
 
     G = Generator(args.z_dim, args.channels, args.img_size).to(run.device)

@@ -78,6 +78,14 @@ class StubRun:
         return contextlib.nullcontext()
     def update(self, opt, loss):
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+    def randn(self, *shape):
+        return torch.randn(*shape)
+    def rand(self, *shape):
+        return torch.rand(*shape)
+    def randint(self, high, shape):
+        return torch.randint(high, shape)
+    def shard(self, *tensors):
+        return tensors[0] if len(tensors) == 1 else tensors
     def graphed(self, step, *optimizers):
         return step
     def batches(self):

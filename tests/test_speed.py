@@ -15,8 +15,10 @@ from conftest import ROOT, losses_with_emulated_graphs, metrics_at, needs_cuda, 
 
 def test_benchmark_runs_on_cpu_and_prints_its_table():
     r = subprocess.run([sys.executable, str(ROOT / "benchmark.py"), "--arch", "dcgan", "--steps", "2", "--warmup",
-                        "1", "--device", "cpu", "--batch_size", "8", "--num_workers", "0", "--compare-eager"],
-                       cwd=ROOT, env=offline_env(), capture_output=True, text=True, timeout=600)
+                        "1", "--device", "cpu", "--batch_size", "8", "--num_workers", "0", "--compare-eager",
+                        "--nproc", "2"],
+                       cwd=ROOT, env=dict(offline_env(), OMP_NUM_THREADS="1"), capture_output=True, text=True,
+                       timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.splitlines()
     assert lines[0].startswith("device: ") and "torch" in lines[0]
@@ -24,6 +26,8 @@ def test_benchmark_runs_on_cpu_and_prints_its_table():
     eager = next(ln for ln in lines if ln.startswith("| dcgan | eager | 8 |"))
     default = next(ln for ln in lines if ln.startswith("| dcgan | default | 8 |"))
     assert float(eager.split("|")[4]) > 0 and default.rstrip(" |").endswith("×")  # the ratio column
+    two = next(ln for ln in lines if ln.startswith("| dcgan | nproc2 | 16 |"))  # torchrun, 8 images per process
+    assert two.rstrip(" |").endswith("%")  # scaling efficiency against the one-process default path
 
 
 def test_device_loader_gives_the_dataloader_batches(digits):

@@ -50,7 +50,7 @@ def train_one_epoch(G, C, opt_G, opt_C, run, args):
     stats = {}
     for real, _ in run.batches():
         real = real.to(run.device, non_blocking=True)  # (B, C, 64, 64) in [-1, 1]
-        z = torch.randn(real.shape[0], args.z_dim, 1, 1, device=run.device)  # (B, 100, 1, 1)
+        z = run.randn(real.shape[0], args.z_dim, 1, 1)  # (B, 100, 1, 1)
 
         # (1) Update the critic: maximize E[C(x)] − E[C(G(z))] − λ·E[(‖∇C(x̂)‖ − 1)²]  (Algorithm 1, lines 2-9)
         with run.autocast():
@@ -63,7 +63,7 @@ def train_one_epoch(G, C, opt_G, opt_C, run, args):
 
         # (2) Every n_critic critic steps, update G: maximize E[C(G(z))]  (Algorithm 1, lines 9-10)
         if (run.step + 1) % args.n_critic == 0:
-            z = torch.randn(real.shape[0], args.z_dim, 1, 1, device=run.device)
+            z = run.randn(real.shape[0], args.z_dim, 1, 1)
             with run.autocast():
                 stats["loss_G"] = generator_loss(C(G(z)))
             run.update(opt_G, stats["loss_G"])
@@ -76,7 +76,8 @@ def main(argv=None):
     args = parse_args(argv)
     run = Run(args, "wgan_gp", argv)  # on --resume, args become the checkpoint's
     args = run.args
-    dataset = make_dataset(args, IMG_SIZE)
+    with run.main_first():  # torchrun: one download, not one per process
+        dataset = make_dataset(args, IMG_SIZE)
     args.channels = dataset.source.channels  # resolved, so sample.py and --resume rebuild the same nets
 
     G = Generator(args.z_dim, args.channels, args.ngf).to(run.device)
