@@ -39,7 +39,7 @@ from common.sampling import folder_modules, net_from_checkpoint  # noqa: E402
 
 # What each folder's checkpoint holds to score: a generator of noise, of noise and a label, or of images
 KINDS = {"simple_gan": "noise", "dcgan": "noise", "wgan": "noise", "wgan_gp": "noise", "progan": "noise",
-         "lsgan": "noise", "ralsgan": "noise", "infogan": "noise", "cgan": "labels", "acgan": "labels",
+         "stylegan": "noise", "lsgan": "noise", "ralsgan": "noise", "infogan": "noise", "cgan": "labels", "acgan": "labels",
          "pix2pix": "translation", "cyclegan": "translation"}
 SUPER_RESOLUTION = ("srgan", "esrgan")  # scored against HR images (PSNR/SSIM), not by FID
 
@@ -115,7 +115,7 @@ def score_checkpoint(args, ckpt, net, device):
         check_count(args.num, net, args.metrics)
         G = net_from_checkpoint(ckpt, name, folder.sample.build, args.checkpoint, device)
         extra = {}
-        if arch == "progan":  # where the checkpoint's growth stands: the resolution and fade-in it draws at
+        if arch in ("progan", "stylegan"):  # where the checkpoint's growth stands: the resolution and fade-in
             extra = dict(zip(("level", "alpha"), folder.sample.where_training_stands(ckpt)))
         source = load_source(data.dataset, data.data_root, cfg["channels"])
         with torch.no_grad():

@@ -18,6 +18,7 @@ from common.errors import UserError
 from common.feature_nets import FeatureNet, fingerprint, make_feature_net, rgb
 from conftest import ARCHS, ROOT, metrics_at, offline_env, run_script, train_args, write_digits
 from test_progan import progan_args
+from test_stylegan import stylegan_args
 from test_train import nets_equal, one_line_error, run_cases
 from test_translation import args_for, write_pairs, write_unpaired
 
@@ -202,16 +203,17 @@ def test_feature_net_construction_leaves_the_global_rng_alone():
 @pytest.fixture(scope="module")
 def checkpoints(two_step_run, tmp_path_factory):
     """ck(folder): a 2-step checkpoint of a generator folder (tiny nets; the session's shared runs on MNIST-layout
-    digits, 6 per class, for the ARCHS; progan: 6 steps, halfway into the 8×8 fade-in; pix2pix, CycleGAN: tiny
-    pairs), trained on first use. data: those digits; tmp: this module's folder (its feature cache)."""
+    digits, 6 per class, for the ARCHS; progan, stylegan: 6 steps, halfway into the 8×8 fade-in; pix2pix,
+    CycleGAN: tiny pairs), trained on first use. data: those digits; tmp: this module's folder (its feature cache)."""
     tmp, more = tmp_path_factory.mktemp("evalck"), {}
 
     def ck(folder):
         if folder in ARCHS:
             return two_step_run(folder)[0] / "ck" / "last.pt"
         if folder not in more:
-            if folder == "progan":
-                argv = progan_args(two_step_run.data, tmp / folder, "--max_steps", 6)
+            if folder in ("progan", "stylegan"):
+                grow = progan_args if folder == "progan" else stylegan_args
+                argv = grow(two_step_run.data, tmp / folder, "--max_steps", 6)
             else:
                 data = write_pairs(tmp / "pairs") if folder == "pix2pix" else write_unpaired(tmp / "unpaired")
                 argv = args_for(folder, data, tmp / folder, "--max_steps", 2)
@@ -223,7 +225,7 @@ def checkpoints(two_step_run, tmp_path_factory):
     return SimpleNamespace(ck=ck, data=two_step_run.data, tmp=tmp)
 
 
-@pytest.mark.parametrize("folder", [*ARCHS, "progan", "pix2pix", "cyclegan"])
+@pytest.mark.parametrize("folder", [*ARCHS, "progan", "stylegan", "pix2pix", "cyclegan"])
 def test_evaluate_scores_every_generator_folder(folder, checkpoints, capsys, tmp_path):
     out = tmp_path / f"{folder}.json"
     argv = [checkpoints.ck(folder), "--num", 70, "--ref_num", 60, "--cache_dir",
@@ -239,9 +241,9 @@ def test_evaluate_scores_every_generator_folder(folder, checkpoints, capsys, tmp
         scores = scores[directions[0]]
     else:
         assert report["samples"] == 70 and report["reference_images"] == 60
-        sizes = {"simple_gan": 28, "infogan": 28, "acgan": 32, "progan": 8}  # progan: growing, 8×8 now
+        sizes = {"simple_gan": 28, "infogan": 28, "acgan": 32, "progan": 8, "stylegan": 8}  # growing: 8×8 now
         assert report["resolution"] == sizes.get(folder, 64)
-        assert report["generator"] == ("G_ema" if folder == "progan" else "G")
+        assert report["generator"] == ("G_ema" if folder in ("progan", "stylegan") else "G")
     assert {"fid", "kid", "kid_std", "is", "is_std", "precision", "recall"} <= set(scores)
     assert all(np.isfinite(v) for k, v in scores.items() if isinstance(v, float))
     assert "FID" in printed and "KID" in printed and "not comparable" in printed.lower()
