@@ -39,8 +39,8 @@ from common.sampling import folder_modules, net_from_checkpoint  # noqa: E402
 
 # What each folder's checkpoint holds to score: a generator of noise, of noise and a label, or of images
 KINDS = {"simple_gan": "noise", "dcgan": "noise", "wgan": "noise", "wgan_gp": "noise", "progan": "noise",
-         "stylegan": "noise", "lsgan": "noise", "ralsgan": "noise", "infogan": "noise", "cgan": "labels", "acgan": "labels",
-         "pix2pix": "translation", "cyclegan": "translation"}
+         "stylegan": "noise", "lsgan": "noise", "ralsgan": "noise", "infogan": "noise", "cgan": "labels",
+         "acgan": "labels", "biggan": "labels", "pix2pix": "translation", "cyclegan": "translation"}
 SUPER_RESOLUTION = ("srgan", "esrgan")  # scored against HR images (PSNR/SSIM), not by FID
 
 
@@ -114,6 +114,8 @@ def score_checkpoint(args, ckpt, net, device):
             return translation_scores(args, ckpt, folder, data, net, device), info
         check_count(args.num, net, args.metrics)
         G = net_from_checkpoint(ckpt, name, folder.sample.build, args.checkpoint, device)
+        if hasattr(folder.sample, "prepare"):  # BigGAN: standing BatchNorm statistics, from a seeded generator
+            G = folder.sample.prepare(G, cfg, torch.Generator(device=device).manual_seed(args.seed))
         extra = {}
         if arch in ("progan", "stylegan"):  # where the checkpoint's growth stands: the resolution and fade-in
             extra = dict(zip(("level", "alpha"), folder.sample.where_training_stands(ckpt)))

@@ -123,15 +123,19 @@ class Evaluation:
 
 
 class SampleEvaluation(Evaluation):
-    """A noise-driven G: `draw(k or labels, generator)` → images, scored against the training `source`."""
+    """A noise-driven G: `draw(k or labels, generator)` → images, scored against the training `source`. Or
+    `prepare()` → such a draw, called once at the start of each evaluation (BigGAN: a copy of G_ema with
+    standing BatchNorm statistics)."""
 
-    def __init__(self, args, device, nets, draw, source, conditional=False):
+    def __init__(self, args, device, nets, draw, source, conditional=False, prepare=None):
         super().__init__(args, device, nets)
         check_count(args.eval_num, self.net, [self.metric], "--eval_num")
         self.draw, self.source, self.conditional, self.num = draw, source, conditional, args.eval_num
+        self.prepare = prepare
 
     def scores(self):
-        scores, info = score_samples(self.draw, self.num, self.source, self.net, [self.metric], self.device,
+        draw = self.prepare() if self.prepare else self.draw
+        scores, info = score_samples(draw, self.num, self.source, self.net, [self.metric], self.device,
                                      conditional=self.conditional)
         self.key = {**self.key, "resolution": info["resolution"]}  # progan: a new resolution starts anew
         return {k: v for k, v in scores.items() if isinstance(v, float)}

@@ -104,8 +104,8 @@ def train_one_epoch(G, D, G_ema, opt_G, opt_D, run, args, level, fading, max_lev
         #               wgan-gp: maximize E[D(x)] − E[D(G(z))] − λ·GP − ε_drift·E[D(x)²]
         with run.autocast():
             with torch.no_grad():  # this step trains D only; G's step draws its own latents
-                l = latents(real.shape[0])
-                ws, w = G.styles(l["z"], l["z2"], l["mix_at"])  # (B, layers, 512), (B, 512)
+                lat = latents(real.shape[0])
+                ws, w = G.styles(lat["z"], lat["z2"], lat["mix_at"])  # (B, layers, 512), (B, 512)
                 fake = G.synthesis(ws, level, alpha, **noise)  # (B, C, R, R)
             fake_scores = D(fake, level, alpha).float()
         track_w_avg(G, w, args.w_avg_beta)  # the official code updates w̄ wherever G runs in training
@@ -120,9 +120,9 @@ def train_one_epoch(G, D, G_ema, opt_G, opt_D, run, args, level, fading, max_lev
         run.update(opt_D, loss_D)
 
         # (2) Update G: logistic: minimize softplus(−D(G(z))); wgan-gp: maximize E[D(G(z))]; fresh latents
-        l = latents(real.shape[0])
+        lat = latents(real.shape[0])
         with run.autocast():
-            ws, w = G.styles(l["z"], l["z2"], l["mix_at"])
+            ws, w = G.styles(lat["z"], lat["z2"], lat["mix_at"])
             fake_scores_G = D(G.synthesis(ws, level, alpha, **noise), level, alpha).float()
             loss_G = g_logistic(fake_scores_G) if args.loss == "logistic" else g_wgan(fake_scores_G)
         run.update(opt_G, loss_G)

@@ -18,6 +18,7 @@ from common.errors import UserError
 from common.feature_nets import FeatureNet, fingerprint, make_feature_net, rgb
 from conftest import ARCHS, ROOT, metrics_at, offline_env, run_script, train_args, write_digits
 from test_progan import progan_args
+from test_biggan import tiny as biggan_args
 from test_stylegan import stylegan_args
 from test_train import nets_equal, one_line_error, run_cases
 from test_translation import args_for, write_pairs, write_unpaired
@@ -214,6 +215,8 @@ def checkpoints(two_step_run, tmp_path_factory):
             if folder in ("progan", "stylegan"):
                 grow = progan_args if folder == "progan" else stylegan_args
                 argv = grow(two_step_run.data, tmp / folder, "--max_steps", 6)
+            elif folder == "biggan":
+                argv = biggan_args(two_step_run.data, tmp / folder, "--max_steps", 2)
             else:
                 data = write_pairs(tmp / "pairs") if folder == "pix2pix" else write_unpaired(tmp / "unpaired")
                 argv = args_for(folder, data, tmp / folder, "--max_steps", 2)
@@ -225,7 +228,7 @@ def checkpoints(two_step_run, tmp_path_factory):
     return SimpleNamespace(ck=ck, data=two_step_run.data, tmp=tmp)
 
 
-@pytest.mark.parametrize("folder", [*ARCHS, "progan", "stylegan", "pix2pix", "cyclegan"])
+@pytest.mark.parametrize("folder", [*ARCHS, "progan", "stylegan", "biggan", "pix2pix", "cyclegan"])
 def test_evaluate_scores_every_generator_folder(folder, checkpoints, capsys, tmp_path):
     out = tmp_path / f"{folder}.json"
     argv = [checkpoints.ck(folder), "--num", 70, "--ref_num", 60, "--cache_dir",
@@ -241,13 +244,13 @@ def test_evaluate_scores_every_generator_folder(folder, checkpoints, capsys, tmp
         scores = scores[directions[0]]
     else:
         assert report["samples"] == 70 and report["reference_images"] == 60
-        sizes = {"simple_gan": 28, "infogan": 28, "acgan": 32, "progan": 8, "stylegan": 8}  # growing: 8×8 now
-        assert report["resolution"] == sizes.get(folder, 64)
-        assert report["generator"] == ("G_ema" if folder in ("progan", "stylegan") else "G")
+        sizes = {"simple_gan": 28, "infogan": 28, "acgan": 32, "biggan": 32, "progan": 8, "stylegan": 8}
+        assert report["resolution"] == sizes.get(folder, 64)  # progan, stylegan: growing, 8×8 now
+        assert report["generator"] == ("G_ema" if folder in ("progan", "stylegan", "biggan") else "G")
     assert {"fid", "kid", "kid_std", "is", "is_std", "precision", "recall"} <= set(scores)
     assert all(np.isfinite(v) for k, v in scores.items() if isinstance(v, float))
     assert "FID" in printed and "KID" in printed and "not comparable" in printed.lower()
-    if folder in ("cgan", "acgan"):  # labels in the data's class frequencies: 7 per class, 6 real ones, 6-d features
+    if folder in ("cgan", "acgan", "biggan"):  # labels in the data's class frequencies: 7 per class, 6 real ones, 6-d features
         assert scores["intra_fid"] is None and len(scores["intra_fid_per_class"]) == 10
 
 
