@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import ROOT, STUB_RUN, in_folder, load_module, run_script
-from test_train import defaults_said_once, metrics, nets_equal, one_line_error, run_cases
+from test_train import defaults_said_once, metrics, nets_equal, one_line_error, resume_to, run_cases
 
 model, utils = load_module("progan", "model"), load_module("progan", "utils")
 
@@ -132,10 +132,7 @@ def test_resume_mid_fade_equals_uninterrupted(digits, tmp_path):
     assert r.returncode == 0, r.stderr
     ck = torch.load(b / "ck" / "last.pt", weights_only=True)
     assert (ck["epoch"], ck["batch_in_epoch"]) == (1, 2)  # phase 2 (8×8 fade), alpha 0.5 next
-    r = run_script("progan", "train", "--resume", b / "ck" / "last.pt", "--max_steps", 14, "--num_workers", 0,
-                   "--log_every", 1)
-    assert r.returncode == 0, r.stderr
-    assert "resumed from" in r.stdout
+    resume_to("progan", b, 14)
     assert metrics(a) == metrics(b) and [x["alpha"] for x in metrics(b)][4:8] == [0, 0.25, 0.5, 0.75]
     ck_a, ck_b = (torch.load(p / "ck" / "last.pt", weights_only=True) for p in (a, b))
     assert nets_equal(ck_a, ck_b) and ck_b["step"] == 14

@@ -23,6 +23,15 @@ def nets_equal(a, b):
     return all(torch.equal(a["nets"][n][k], b["nets"][n][k]) for n in a["nets"] for k in a["nets"][n])
 
 
+def resume_to(folder, out, steps):
+    """`--resume` the run in `out` to `--max_steps steps`, logging every step as the uninterrupted runs do; it must
+    succeed and say that it resumed."""
+    r = run_script(folder, "train", "--resume", out / "ck" / "last.pt", "--max_steps", steps, "--num_workers", 0,
+                   "--log_every", 1)
+    assert r.returncode == 0 and "resumed from" in r.stdout, r.stderr
+    return r
+
+
 @pytest.mark.parametrize("folder", ARCHS)
 def test_two_steps_write_everything(folder, two_step_run):
     """A 2-step run from the repo root (the session's shared one; test_resume_equals_uninterrupted runs each folder
@@ -65,10 +74,7 @@ def test_resume_equals_uninterrupted(folder, digits, tmp_path):
     assert f"loss_{ADVERSARY.get(folder, 'D')[0]}=" in r.stderr and (a / "runs" / "samples" / "epoch_001.png").exists()
     r = run_script(folder, "train", *train_args(folder, digits, b, "--max_steps", 3))
     assert r.returncode == 0, r.stderr
-    r = run_script(folder, "train", "--resume", b / "ck" / "last.pt", "--max_steps", 7, "--num_workers", 0,
-                   "--log_every", 1)
-    assert r.returncode == 0, r.stderr
-    assert "resumed from" in r.stdout
+    resume_to(folder, b, 7)
     assert metrics(a) == metrics(b) and len(metrics(a)) == 7
     ck_a, ck_b = (torch.load(p / "ck" / "last.pt", weights_only=True) for p in (a, b))
     assert (ck_b["epoch"], ck_b["batch_in_epoch"], ck_b["step"]) == (1, 2, 7)

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from conftest import ROOT, load_module, losses_with_emulated_graphs, needs_cuda, run_script
-from test_train import defaults_said_once, metrics, nets_equal, one_line_error, run_cases
+from test_train import defaults_said_once, metrics, nets_equal, one_line_error, resume_to, run_cases
 
 p2p_model, cg_model = load_module("pix2pix", "model"), load_module("cyclegan", "model")
 p2p_utils, cg_utils = load_module("pix2pix", "utils"), load_module("cyclegan", "utils")
@@ -228,9 +228,7 @@ def test_resume_equals_uninterrupted(folder, data, tmp_path):
     assert r.returncode == 0, r.stderr
     r = run_script(folder, "train", *args_for(folder, data[folder], b, "--max_steps", "3"))
     assert r.returncode == 0, r.stderr
-    r = run_script(folder, "train", "--resume", b / "ck" / "last.pt", "--max_steps", "8", "--num_workers", "0",
-                   "--log_every", "1")
-    assert r.returncode == 0, r.stderr
+    resume_to(folder, b, 8)
     assert metrics(a) == metrics(b) and len([m for m in metrics(a) if "loss_G" in m]) == 8
     ck_a, ck_b = (torch.load(p / "ck" / "last.pt", weights_only=True) for p in (a, b))
     assert nets_equal(ck_a, ck_b) and ck_b["step"] == 8
