@@ -46,7 +46,9 @@ def draw(G, cfg, labels, generator=None, truncation=None):
 @torch.no_grad()
 def main(argv=None):
     p = sample_parser(__doc__.split("\n\n")[0], HERE)
-    p.add_argument("--label", type=int, default=None, help="class to generate; default: one row per class")
+    p.add_argument("--label", type=int, default=None,
+                   help="class to generate (--num images of it); default: one row of --num per class, the first 10 "
+                        "classes at most")
     p.add_argument("--truncation", type=positive_float, default=None,
                    help="redraw every z entry beyond ±t (the truncation trick; off unless given)")
     p.add_argument("--truncation_grid", action="store_true",

@@ -195,7 +195,7 @@ class LiteFeatures(nn.Module):
         with torch.random.fork_rng(devices=[]):  # its constructor initialises layers the weights then replace
             net = EfficientNet.from_name("efficientnet-lite0")
         load_weights(net, efficientnet_lite0_weights(), "efficientnet-lite0")
-        net.set_swish(memory_efficient=False)
+        # no set_swish(): it would replace the Lite models' ReLU6 with swish
         self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
         self.blocks = nn.ModuleList(net._blocks[:self.LAST_BLOCK + 1])
         self.eval().requires_grad_(False)

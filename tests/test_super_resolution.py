@@ -138,7 +138,6 @@ def test_efficientnet_lite0_perceptual_features():
     with torch.no_grad():  # the trunk computes what the whole network's first 11 blocks compute
         net = EfficientNet.from_name("efficientnet-lite0")
         net.load_state_dict(state)
-        net.set_swish(memory_efficient=False)
         net.eval()
         h = net._swish(net._bn0(net._conv_stem((x * 255 - 127) / 128)))
         for block in net._blocks[:11]:
