@@ -35,7 +35,7 @@ from common.feature_nets import FEATURE_NETS, make_feature_net  # noqa: E402
 from common.flags import ArgumentParser, positive_int  # noqa: E402
 from common.metrics import METRICS, extract, reference_features, score, singular_warning  # noqa: E402
 from common.run import main_guard, pick_device  # noqa: E402
-from common.sampling import folder_modules, net_from_checkpoint  # noqa: E402
+from common.sampling import folder_modules, generator_from_checkpoint, net_from_checkpoint  # noqa: E402
 
 # What each folder's checkpoint holds to score: a generator of noise, of noise and a label, or of images
 KINDS = {"simple_gan": "noise", "dcgan": "noise", "wgan": "noise", "wgan_gp": "noise", "progan": "noise",
@@ -109,13 +109,10 @@ def score_checkpoint(args, ckpt, net, device):
     info = {"checkpoint": str(args.checkpoint), "arch": arch, "epoch": ckpt["epoch"], "step": ckpt["step"],
             "run_dir": cfg.get("out_dir")}
     with folder_modules(arch) as folder:
-        name = "G_ema" if "G_ema" in ckpt["nets"] else "G"
         if KINDS[arch] == "translation":
             return translation_scores(args, ckpt, folder, data, net, device), info
         check_count(args.num, net, args.metrics)
-        G = net_from_checkpoint(ckpt, name, folder.sample.build, args.checkpoint, device)
-        if hasattr(folder.sample, "prepare"):  # BigGAN: standing BatchNorm statistics, from a seeded generator
-            G = folder.sample.prepare(G, cfg, torch.Generator(device=device).manual_seed(args.seed))
+        name, G = generator_from_checkpoint(ckpt, folder, args.checkpoint, device, args.seed)
         extra = {}
         if arch in ("progan", "stylegan"):  # where the checkpoint's growth stands: the resolution and fade-in
             extra = dict(zip(("level", "alpha"), folder.sample.where_training_stands(ckpt)))

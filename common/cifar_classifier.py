@@ -115,13 +115,11 @@ def load_biggan(checkpoint, device="cpu", seed=0, truncation=None):
     """A sampler labels → images of a biggan checkpoint, as sample.py and evaluate.py draw (the EMA generator with
     standing BatchNorm statistics), and the checkpoint."""
     from common.checkpoint import load_checkpoint
-    from common.sampling import folder_modules, net_from_checkpoint
+    from common.sampling import folder_modules, generator_from_checkpoint
 
     ckpt = load_checkpoint(checkpoint, "biggan")
     with folder_modules("biggan") as folder:
-        name = "G_ema" if "G_ema" in ckpt["nets"] else "G"
-        G = net_from_checkpoint(ckpt, name, folder.sample.build, checkpoint, device)
-        G = folder.sample.prepare(G, ckpt["args"], torch.Generator(device=device).manual_seed(seed))
+        _, G = generator_from_checkpoint(ckpt, folder, checkpoint, device, seed)
         draw = folder.sample.draw
     g = torch.Generator(device=device).manual_seed(seed)
     return lambda labels: draw(G, ckpt["args"], labels, g, truncation), ckpt

@@ -121,11 +121,11 @@ def load_generator(arch, checkpoint, device="cpu", seed=0):
     """The G of an `arch` checkpoint, built and drawn from as its folder's sample.py does: a sampler n (or labels,
     for cgan) → images, and the checkpoint."""
     from common.checkpoint import load_checkpoint
-    from common.sampling import folder_modules, net_from_checkpoint
+    from common.sampling import folder_modules, generator_from_checkpoint
 
     ckpt = load_checkpoint(checkpoint, arch)
     with folder_modules(arch) as folder:
-        G = net_from_checkpoint(ckpt, "G", folder.sample.build, checkpoint, device)
+        _, G = generator_from_checkpoint(ckpt, folder, checkpoint, device, seed)
         draw = folder.sample.draw
     g = torch.Generator(device=device).manual_seed(seed)
     return lambda n_or_labels: draw(G, ckpt["args"], n_or_labels, g), ckpt
@@ -136,11 +136,11 @@ def infogan_code_error(checkpoint, classifier, n=10_000, device="cpu", seed=0, b
     """The paper's "5% error" (Section 7.1): classify G's samples drawn with random categorical codes, match the
     code values to the predicted digits one-to-one (Hungarian), and return (error, {code: digit}, checkpoint)."""
     from common.checkpoint import load_checkpoint
-    from common.sampling import folder_modules, net_from_checkpoint
+    from common.sampling import folder_modules, generator_from_checkpoint
 
     ckpt = load_checkpoint(checkpoint, "infogan")
     with folder_modules("infogan") as folder:
-        G = net_from_checkpoint(ckpt, "G", folder.sample.build, checkpoint, device)
+        _, G = generator_from_checkpoint(ckpt, folder, checkpoint, device, seed)
         sample_latent, match = folder.utils.sample_latent, folder.utils.categorical_match_error
     g = torch.Generator(device=device).manual_seed(seed)
     codes, predicted = [], []

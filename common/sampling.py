@@ -40,6 +40,18 @@ def net_from_checkpoint(ckpt, name, build, path, device):
     return net.to(device).eval()
 
 
+def generator_from_checkpoint(ckpt, folder, path, device, seed=0):
+    """(name, G): the generator a folder's sample.py draws from, for evaluate.py and the classifiers' scores. The
+    EMA generator where the checkpoint keeps one, else G, in eval mode on `device`, passed through the folder's
+    sample.prepare where it has one (BigGAN's standing BatchNorm statistics, from a generator seeded with `seed`).
+    `folder` is what folder_modules yields."""
+    name = "G_ema" if "G_ema" in ckpt["nets"] else "G"
+    G = net_from_checkpoint(ckpt, name, folder.sample.build, path, device)
+    if hasattr(folder.sample, "prepare"):
+        G = folder.sample.prepare(G, ckpt["args"], torch.Generator(device=device).manual_seed(seed))
+    return name, G
+
+
 @contextlib.contextmanager
 def folder_modules(folder):
     """A folder's sample, utils and dataset modules, imported by their plain names as the folder's own scripts
