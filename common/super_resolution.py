@@ -103,6 +103,31 @@ def evaluate(G, files, scale, device):
             for i, metric in enumerate(("PSNR", "SSIM"))}
 
 
+@torch.no_grad()
+def comparison_crops(models, files, scale, size, device, out):
+    """A grid for the eye (the papers' figures): one row per HR image of `files`, its centre `size`×`size` crop as
+    bicubic | each of `models` (a list of G) | HR, all from the same LR image (the whole image downscaled, so the
+    crop has no borders of its own); written to `out` (PNG) with a 4-pixel white gap."""
+    rows = []
+    for f in files:
+        hr = read_image(f, 3)
+        h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
+        hr = hr[:h, :w]
+        lr = downscale(hr, scale)
+        outs = [upscale(lr, scale)] + [to_uint8(G(to_tensor(lr).unsqueeze(0).to(device)).float()[0]) for G in models]
+        top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
+        rows.append([image[top:top + size, left:left + size] for image in outs + [hr]])
+    gap, side = 4, min(size, *(r[0].shape[0] for r in rows), *(r[0].shape[1] for r in rows))
+    grid = np.full((len(rows) * (side + gap) - gap, len(rows[0]) * (side + gap) - gap, 3), 255, np.uint8)
+    for i, row in enumerate(rows):
+        for j, crop in enumerate(row):
+            grid[i * (side + gap):i * (side + gap) + side, j * (side + gap):j * (side + gap) + side] = \
+                crop[:side, :side]
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).save(out)
+    return grid
+
+
 def score_table(result, n_images, scale):
     return (f"| ×{scale}, {n_images} images, Y channel | PSNR (dB) | SSIM |\n|---|---|---|\n"
             f"| bicubic | {result['bicubic_PSNR']:.2f} | {result['bicubic_SSIM']:.4f} |\n"

@@ -66,6 +66,23 @@ def test_lr_pairs_are_bicubic_crops(tmp_path):
         sr.SRCrops(tmp_path, 18, 4, rotate=False)
 
 
+def test_comparison_crops_put_bicubic_models_and_hr_side_by_side(tmp_path):
+    rng = np.random.default_rng(0)
+    hr = rng.integers(0, 256, (42, 50, 3), dtype=np.uint8)  # cropped to 40×48, a multiple of 4
+    Image.fromarray(hr).save(tmp_path / "a.png")
+    nearest = lambda lr: F.interpolate(lr, scale_factor=4, mode="nearest")  # noqa: E731  a "model"
+    grid = sr.comparison_crops([nearest, nearest], [tmp_path / "a.png"] * 2, 4, 16, "cpu", tmp_path / "g.png")
+    assert grid.shape == (16 + 4 + 16, 4 * 16 + 3 * 4, 3)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "g.png")), grid)
+    cell = lambda i, j: grid[i * 20:i * 20 + 16, j * 20:j * 20 + 16]  # noqa: E731
+    top, left = (40 - 16) // 2, (48 - 16) // 2
+    lr = sr.downscale(hr[:40, :48], 4)
+    assert np.array_equal(cell(1, 3), hr[top:top + 16, left:left + 16])  # HR, the centre crop
+    assert np.array_equal(cell(0, 0), sr.upscale(lr, 4)[top:top + 16, left:left + 16])  # bicubic, same place
+    assert np.array_equal(cell(0, 1), np.repeat(np.repeat(lr, 4, 0), 4, 1)[top:top + 16, left:left + 16])
+    assert (grid[16:20] == 255).all() and (grid[:, 16:20] == 255).all()  # the gaps
+
+
 # ----------------------------------------------------------------------------------------------- losses
 def test_relativistic_losses_by_hand():
     real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.0, 2.0])
