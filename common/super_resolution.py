@@ -85,16 +85,26 @@ def eval_images(folder):
     return image_files(folder, "the HR images of --eval_dir (e.g. Set5, Set14)")
 
 
+def hr_and_lr(file, scale):
+    """An HR evaluation image cropped to a multiple of `scale`, and its bicubic LR: uint8 (H, W, 3) each."""
+    hr = read_image(file, 3)
+    hr = hr[:(hr.shape[0] // scale) * scale, :(hr.shape[1] // scale) * scale]
+    return hr, downscale(hr, scale)
+
+
+@torch.no_grad()
+def super_resolve(G, image, device):
+    """uint8 (h, w, 3) → G's output as uint8 (h·scale, w·scale, 3)."""
+    return to_uint8(G(to_tensor(image).unsqueeze(0).to(device)).float()[0])
+
+
 @torch.no_grad()
 def evaluate(G, files, scale, device):
     """Mean PSNR/SSIM of G and of bicubic over the HR images `files` (each cropped to a multiple of `scale`)."""
     totals = {"bicubic": [0.0, 0.0], "model": [0.0, 0.0]}
     for f in files:
-        hr = read_image(f, 3)
-        h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
-        hr = hr[:h, :w]
-        lr = downscale(hr, scale)
-        sr = to_uint8(G(to_tensor(lr).unsqueeze(0).to(device)).float()[0])
+        hr, lr = hr_and_lr(f, scale)
+        sr = super_resolve(G, lr, device)
         for name, out in (("bicubic", upscale(lr, scale)), ("model", sr)):
             p, s = scores(out, hr, scale)
             totals[name][0] += p
@@ -110,11 +120,9 @@ def comparison_crops(models, files, scale, size, device, out):
     crop has no borders of its own); written to `out` (PNG) with a 4-pixel white gap."""
     rows = []
     for f in files:
-        hr = read_image(f, 3)
-        h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
-        hr = hr[:h, :w]
-        lr = downscale(hr, scale)
-        outs = [upscale(lr, scale)] + [to_uint8(G(to_tensor(lr).unsqueeze(0).to(device)).float()[0]) for G in models]
+        hr, lr = hr_and_lr(f, scale)
+        h, w = hr.shape[:2]
+        outs = [upscale(lr, scale)] + [super_resolve(G, lr, device) for G in models]
         top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
         rows.append([image[top:top + size, left:left + size] for image in outs + [hr]])
     gap, side = 4, min(size, *(r[0].shape[0] for r in rows), *(r[0].shape[1] for r in rows))
@@ -340,9 +348,8 @@ def sr_parser(description, folder):
 def upscale_files(G, images, out, device):
     """Each (path, uint8 image) → G's ×scale output, written as out/<name>.png."""
     for path, image in images:
-        sr = G(to_tensor(image).unsqueeze(0).to(device)).float()[0].clamp(0, 1)
         Path(out).mkdir(parents=True, exist_ok=True)
-        Image.fromarray(to_uint8(sr)).save(Path(out) / f"{Path(path).stem}.png")
+        Image.fromarray(super_resolve(G, image, device)).save(Path(out) / f"{Path(path).stem}.png")
     print(f"upscaled {len(images)} image(s) into {out}/")
 
 
