@@ -5,6 +5,7 @@
     python benchmark.py --arch pix2pix cyclegan --compare-eager --compile
     python benchmark.py --arch dcgan pix2pix cyclegan srgan esrgan --compare-eager --cuda_graphs
     python benchmark.py --arch dcgan --nproc 8            # + 8 processes (torchrun, one GPU each): scaling efficiency
+    python benchmark.py --arch wgan_gp cgan --variant gp_bf16="--gp_precision bf16"   # + the defaults with more flags
 
 Each measurement runs the folder's real train.py (its own process: every folder has a model.py, and a fresh
 process gives a clean peak-memory figure) on generated images at the architecture's training resolution, with
@@ -18,12 +19,15 @@ Paths compared:
            channels_last in the folders where it measured faster
   nchw     --fast on (NCHW) and nhwc: --fast channels_last, with --layouts: what channels_last brings
   compile  default + --compile (torch.compile; the critics of wgan_gp and cgan stay eager: double backward)
-  graphs   default + --cuda_graphs (the step recorded as a CUDA graph; dcgan, pix2pix, cyclegan, srgan, esrgan)
+  graphs   default + --cuda_graphs (the step recorded as a CUDA graph; dcgan, wgan_gp, pix2pix, cyclegan, srgan,
+           esrgan)
+  NAME     default + the flags of --variant NAME="FLAGS", in the folders whose train.py has all of them
   nprocN   default on N processes under torchrun (--nproc N), each with the one-process batch (weak scaling: the
            global batch is N times larger); scaling efficiency = its images/s / (N × the default path's)
 A "step" is one optimizer step of D/critic (WGAN family: one critic step; G steps every n_critic of them).
 """
 import argparse
+import functools
 import json
 import os
 import platform
@@ -38,7 +42,7 @@ ROOT = Path(__file__).resolve().parent
 ARCHS = ["simple_gan", "dcgan", "wgan", "wgan_gp", "cgan", "pix2pix", "cyclegan", "srgan", "esrgan"]
 BATCH = {"simple_gan": 32, "dcgan": 128, "wgan": 64, "wgan_gp": 64, "cgan": 64, "pix2pix": 1, "cyclegan": 1,
          "srgan": 16, "esrgan": 16}
-GRAPHS = {"dcgan", "pix2pix", "cyclegan", "srgan", "esrgan"}  # the folders with --cuda_graphs
+GRAPHS = {"dcgan", "wgan_gp", "pix2pix", "cyclegan", "srgan", "esrgan"}  # the folders with --cuda_graphs
 # progan is not here: its step depends on the phase (4×4 ... 1024×1024); time a phase with --time_steps instead
 
 
@@ -56,6 +60,9 @@ def parse_args(argv=None):
     p.add_argument("--nproc", type=int, default=1,
                    help="also run the default path on this many processes (torchrun --standalone; one GPU each on "
                         "CUDA, gloo on the CPU), each with the one-process batch, and print the scaling efficiency")
+    p.add_argument("--variant", action="append", default=[], metavar='NAME="FLAGS"',
+                   help="also run the default path with these train.py flags, as the path NAME, in each --arch whose "
+                        "train.py has them (repeatable), e.g. --variant gp_bf16=\"--gp_precision bf16\"")
     p.add_argument("--layouts", action="store_true",
                    help="run the fast path both ways, NCHW (--fast on) and channels_last, instead of the default")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
@@ -72,6 +79,12 @@ def parse_args(argv=None):
     if args.nproc < 1:
         p.error("--nproc must be >= 1")
     args.arch = ARCHS if "all" in args.arch else args.arch
+    args.variants = {}
+    for v in args.variant:
+        name, _, flags = v.partition("=")
+        if not name.isidentifier() or name in PATHS or name.startswith("nproc") or not flags.split():
+            p.error(f'--variant {v}: expected NAME="FLAGS" with a new path name, e.g. gp_bf16="--gp_precision bf16"')
+        args.variants[name] = flags.split()
     return args
 
 
@@ -113,6 +126,19 @@ PATHS = {"eager": ["--amp", "off", "--fast", "off"], "default": [], "nchw": ["--
          "nhwc": ["--fast", "channels_last"], "compile": ["--compile"], "graphs": ["--cuda_graphs"]}
 
 
+@functools.cache
+def train_flags(arch):
+    """The flags arch's train.py accepts (from its --help)."""
+    r = subprocess.run([sys.executable, str(ROOT / arch / "train.py"), "--help"], capture_output=True, text=True,
+                       env=dict(os.environ, NO_ALBUMENTATIONS_UPDATE="1"))
+    return {word.strip("[],") for word in r.stdout.split() if word.strip("[").startswith("--")}
+
+
+def has_flags(arch, flags):
+    """Whether arch's train.py accepts every --flag in `flags` (a --variant runs only where it does)."""
+    return all(f in train_flags(arch) for f in flags if f.startswith("--"))
+
+
 def processes(path):
     """1, or N for the path "nprocN"."""
     return int(path[len("nproc"):]) if path.startswith("nproc") else 1
@@ -123,7 +149,8 @@ def measure(arch, path, data_flags, args, work):
     batch = (args.batch_size or BATCH[arch]) * n  # nprocN: the one-process batch on each of N processes
     launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n)]
                 if n > 1 else [sys.executable])
-    cmd = [*launcher, str(ROOT / arch / "train.py"), *map(str, data_flags), *PATHS.get(path, []),
+    flags = PATHS.get(path) or args.variants.get(path, [])
+    cmd = [*launcher, str(ROOT / arch / "train.py"), *map(str, data_flags), *flags,
            "--batch_size", str(batch), "--device", args.device, "--num_workers", str(args.num_workers),
            "--max_steps", str(args.warmup + args.steps), "--time_steps", str(args.warmup),
            "--log_every", "1000000", "--epochs", "1000",
@@ -183,7 +210,7 @@ def main(argv=None):
     args = parse_args(argv)
     paths = ((["eager"] if args.compare_eager else []) + (["nchw", "nhwc"] if args.layouts else ["default"])
              + (["compile"] if args.compile else []) + (["graphs"] if args.cuda_graphs else [])
-             + ([f"nproc{args.nproc}"] if args.nproc > 1 else []))
+             + ([f"nproc{args.nproc}"] if args.nproc > 1 else []) + list(args.variants))
     if args.nproc > 1 and "default" not in paths:
         paths.insert(paths.index(f"nproc{args.nproc}"), "default")  # the one-process figure scaling compares with
     results = []
@@ -194,6 +221,10 @@ def main(argv=None):
             data_flags = make_data(arch, work / "data", batch * (args.warmup + args.steps + 1))
             for path in paths:
                 if path == "graphs" and arch not in GRAPHS:
+                    continue
+                if path in args.variants and not has_flags(arch, args.variants[path]):
+                    print(f"{arch}: no {' '.join(args.variants[path])} in its train.py; variant {path} skipped",
+                          file=sys.stderr, flush=True)
                     continue
                 result = measure(arch, path, data_flags, args, work)
                 results.append(result)

@@ -16,10 +16,11 @@ from common.errors import UserError
 CONTROL_FLAGS = {"resume", "device", "num_workers", "log_every", "max_steps", "fast", "compile", "cuda_graphs",
                  "time_steps", "save_every_min", "sync_bn"}
 # Flags a resumed run keeps from the checkpoint unless given again (where the run lives, how long it runs, and
-# its precision: a CPU run started with --amp bf16 goes on in bf16 after a plain --resume, not in fp32).
+# its precision: a CPU run started with --amp bf16 goes on in bf16 after a plain --resume, not in fp32; the
+# --gp_precision of wgan_gp and cgan likewise).
 # What is measured may change on --resume too (best.pt then starts again).
 CONTINUITY_FLAGS = {"epochs", "data_root", "out_dir", "ckpt_dir", "amp", "keep_every", "eval_every", "eval_num",
-                    "eval_metric", "eval_backbone", "backbone_weights"}
+                    "eval_metric", "eval_backbone", "backbone_weights", "gp_precision"}
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

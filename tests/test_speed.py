@@ -1,6 +1,7 @@
 """The speed plumbing on a CPU: benchmark.py runs and prints its table, the GPU-resident loader gives the same
 batches as the DataLoader, sampler tuples for unpaired data and augmentation seeds, and a checkpoint written
 with fused Adam on a GPU resumes on a CPU. (No timing assertions: CI machines vary.)"""
+import json
 import subprocess
 import sys
 
@@ -28,6 +29,26 @@ def test_benchmark_runs_on_cpu_and_prints_its_table():
     assert float(eager.split("|")[4]) > 0 and default.rstrip(" |").endswith("×")  # the ratio column
     two = next(ln for ln in lines if ln.startswith("| dcgan | nproc2 | 16 |"))  # torchrun, 8 images per process
     assert two.rstrip(" |").endswith("%")  # scaling efficiency against the one-process default path
+
+
+def test_benchmark_variant_runs_where_its_flags_exist(tmp_path):
+    """--variant NAME="FLAGS": the default path plus those flags, as its own row, in the folders that have them
+    (here simple_gan has --amp but no --gp_precision, which wgan_gp and cgan have)."""
+    r = subprocess.run([sys.executable, str(ROOT / "benchmark.py"), "--arch", "simple_gan", "--steps", "1",
+                        "--warmup", "1", "--device", "cpu", "--batch_size", "4", "--num_workers", "0",
+                        "--variant", "bf16=--amp bf16", "--variant", "gp_bf16=--gp_precision bf16",
+                        "--json", tmp_path / "bench.json"],
+                       cwd=ROOT, env=dict(offline_env(), OMP_NUM_THREADS="1"), capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [ln.split("|")[1:3] for ln in r.stdout.splitlines() if ln.startswith("| ") and "ms/step" not in ln]
+    assert [[a.strip(), b.strip()] for a, b in rows] == [["simple_gan", "default"], ["simple_gan", "bf16"]]
+    results = json.loads((tmp_path / "bench.json").read_text())["results"]
+    assert [(x["path"], x["amp"]) for x in results] == [("default", "off"), ("bf16", "bf16")]  # the flags applied
+    assert "simple_gan: no --gp_precision bf16 in its train.py; variant gp_bf16 skipped" in r.stderr
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmark.py"), "--variant", "eager=--amp off"],
+                         cwd=ROOT, env=offline_env(), capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and 'expected NAME="FLAGS" with a new path name' in bad.stderr
 
 
 def test_device_loader_gives_the_dataloader_batches(digits):
@@ -81,11 +102,11 @@ def test_gpu_checkpoint_resumes_on_cpu(digits, tmp_path):
 
 
 def test_cuda_graphs_is_opt_in_and_cuda_only(tmp_path):
-    for folder in ("dcgan", "pix2pix", "cyclegan", "srgan", "esrgan"):
+    for folder in ("dcgan", "wgan_gp", "cgan", "pix2pix", "cyclegan", "srgan", "esrgan"):
         r = run_script(folder, "train", "--cuda_graphs", "--device", "cpu", "--out_dir", tmp_path)
         assert r.returncode == 2 and r.stderr.strip() == ("error: --cuda_graphs records CUDA kernels, but the device "
                                                           "is cpu; drop --cuda_graphs"), (folder, r.stderr)
-    r = run_script("wgan_gp", "train", "--cuda_graphs")  # a folder whose step is not launch-bound has no such flag
+    r = run_script("wgan", "train", "--cuda_graphs")  # a folder without it says so
     assert r.returncode == 2 and "unrecognized arguments: --cuda_graphs" in r.stderr
 
 
@@ -153,6 +174,36 @@ def test_dcgan_emulated_cuda_graphs_train_as_eager(digits, tmp_path):
     losses = losses_with_emulated_graphs(
         "dcgan", lambda out: train_args("dcgan", digits, out, "--max_steps", 12, "--epochs", 3), tmp_path, "loss_D")
     assert len(losses[True]) == 12 and losses[True] == losses[False]
+
+
+@pytest.mark.parametrize("folder", ["wgan_gp", "cgan"])
+def test_penalty_emulated_cuda_graphs_train_as_eager(folder, digits, tmp_path):
+    """wgan_gp's and cgan's two recordings (the critic step with the penalty's double backward, and G's step every
+    n_critic steps, the critic's weights frozen inside it), emulated on the CPU: every critic and G loss equals the
+    plain run's over 12 critic steps, 6 G steps and 3 epochs (so both steps warm up, record and replay)."""
+    args = lambda out: train_args(folder, digits, out, "--max_steps", 12, "--epochs", 3,  # noqa: E731
+                                  "--n_critic", 2)
+    losses = losses_with_emulated_graphs(folder, args, tmp_path, "loss_C")
+    assert len(losses[True]) == 12 and losses[True] == losses[False]
+    loss_G = {name: [m["loss_G"] for m in metrics_at(tmp_path / name / "runs") if "loss_G" in m]
+              for name in ("eager", "graphs")}
+    assert len(set(loss_G["graphs"])) == 6 and loss_G["graphs"] == loss_G["eager"]
+
+
+@needs_cuda
+@pytest.mark.parametrize("folder", ["wgan_gp", "cgan"])
+def test_penalty_cuda_graphs_train_like_eager(folder, digits, tmp_path):
+    """wgan_gp and cgan with --cuda_graphs on a GPU (the penalty's double backward inside a recording): the critic's
+    losses follow the eager run's over 12 steps (noise drawn inside the recordings; cuDNN kernels may differ)."""
+    losses = {}
+    for graphs in ([], ["--cuda_graphs"]):
+        out = tmp_path / ("graphs" if graphs else "eager")
+        r = run_script(folder, "train", *train_args(folder, digits, out, "--max_steps", 12, "--epochs", 3,
+                                                    "--n_critic", 2, "--device", "cuda", *graphs))
+        assert r.returncode == 0, r.stderr[-3000:]
+        losses[bool(graphs)] = [m["loss_C"] for m in metrics_at(out / "runs") if "loss_C" in m]
+    assert len(losses[True]) == 12 and len(set(losses[True][3:])) == 9
+    assert losses[True] == pytest.approx(losses[False], rel=0.05, abs=0.05)
 
 
 @needs_cuda

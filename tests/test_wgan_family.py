@@ -96,6 +96,18 @@ def test_wgan_gp_logs_a_nonzero_penalty(digits, tmp_path):
     assert all(m["GP"] > 0 for m in logged)
 
 
+@pytest.mark.parametrize("folder", ["wgan_gp", "cgan"])
+def test_bf16_penalty_trains_and_a_plain_resume_keeps_it(folder, digits, tmp_path):
+    """--gp_precision bf16 trains (a non-zero penalty), and --resume without the flag goes on in bf16."""
+    r = run_script(folder, "train", *train_args(folder, digits, tmp_path, "--max_steps", 2, "--gp_precision", "bf16"))
+    assert r.returncode == 0, r.stderr
+    r = run_script(folder, "train", "--resume", tmp_path / "ck" / "last.pt", "--max_steps", 3)
+    assert r.returncode == 0, r.stderr
+    ck = torch.load(tmp_path / "ck" / "last.pt", weights_only=True)
+    assert ck["step"] == 3 and ck["args"]["gp_precision"] == "bf16"
+    assert all(m["GP"] > 0 for m in metrics_at(tmp_path / "runs"))
+
+
 def test_class_rows_layout():
     u = load_module("cgan", "utils")
     z, labels = u.class_rows(10, 8, 100, torch.Generator().manual_seed(0))
