@@ -39,7 +39,7 @@ def parse_args(argv=None):
     p.add_argument("--n_critic", type=positive_int, default=5, help="critic steps per G step; paper: 5")
     p.add_argument("--gp_precision", default="fp32", choices=["fp32", "bf16"],
                    help="the penalty's critic pass and double backward: fp32 (autocast off), or bf16 autocast (the "
-                        "norm in fp32; 0.02-0.14%% from fp32's penalty, which it computed 1.4-1.9x faster on a bf16 "
+                        "norm in fp32; within 0.14%% of fp32's penalty, which it computed 1.4-1.9x faster on a bf16 "
                         "CPU: README.md, Speed)")
     p.add_argument("--z_dim", type=positive_int, default=100, help="noise dimensions")
     p.add_argument("--ngf", type=positive_int, default=128, help="G width: 8·ngf channels at 4×4")
