@@ -16,7 +16,7 @@ Paths compared:
   eager    --amp off --fast off: fp32, no TF32, per-tensor Adam, NCHW, a DataLoader decoding one image file per
            sample with worker processes (how the popular collections train)
   default  the folder's defaults: bf16 autocast, TF32, fused Adam, small datasets held on the GPU, and
-           channels_last in the folders where it measured faster
+           channels_last in the folders that default to it (wgan: docs/speed.md gives why)
   nchw     --fast on (NCHW) and nhwc: --fast channels_last, with --layouts: what channels_last brings
   compile  default + --compile (torch.compile; the critics of wgan_gp and cgan stay eager: double backward)
   graphs   default + --cuda_graphs (the step recorded as a CUDA graph; dcgan, wgan_gp, pix2pix, cyclegan, srgan,

@@ -13,8 +13,8 @@ domain's test images (the image-to-image literature's protocol). Prints a table 
 
 The default feature net is Inception-v3 with the TF-FID weights (torch-fidelity): the standard protocol, whose
 figures compare with published ones when the protocol matches too (50,000 samples; reference statistics of the
-training set; see README.md, Evaluation). `--backbone efficientnet-lite0` works offline; its figures are labelled
-"NOT comparable to published FID". Reference features are cached (common/metrics.py: keyed by data, resolution,
+training set; see docs/evaluation.md). `--backbone efficientnet-lite0` works offline; its figures are labelled
+"NOT comparable to published FID". Reference features are cached (evaluation/metrics.py: keyed by data, resolution,
 feature net weights and count).
 """
 import json
@@ -25,17 +25,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(1, str(ROOT))
 
-import torch  # noqa: E402
+import torch
 
-from common.checkpoint import load_checkpoint  # noqa: E402
-from common.data import DATASETS, find_images, load_source, read_image  # noqa: E402
-from common.errors import UserError  # noqa: E402
-from common.evaluation import REF_NUM, check_count, score_samples, score_translations, warn  # noqa: E402
-from common.feature_nets import FEATURE_NETS, make_feature_net  # noqa: E402
-from common.flags import ArgumentParser, positive_int  # noqa: E402
-from common.metrics import METRICS, extract, reference_features, score, singular_warning  # noqa: E402
-from common.run import main_guard, pick_device  # noqa: E402
-from common.sampling import folder_modules, generator_from_checkpoint, net_from_checkpoint  # noqa: E402
+from common.checkpoint import load_checkpoint
+from common.data import DATASETS, find_images, load_source, read_image
+from common.errors import UserError
+from evaluation.scoring import REF_NUM, check_count, score_samples, score_translations, warn
+from common.flags import FEATURE_NETS
+from evaluation.feature_nets import make_feature_net
+from common.flags import ArgumentParser, positive_int
+from evaluation.metrics import METRICS, extract, reference_features, score, singular_warning
+from common.run import main_guard, pick_device
+from common.sampling import net_from_checkpoint
+from evaluation.generators import folder_modules, generator_from_checkpoint
 
 # What each folder's checkpoint holds to score: a generator of noise, of noise and a label, or of images
 KINDS = {"simple_gan": "noise", "dcgan": "noise", "wgan": "noise", "wgan_gp": "noise", "progan": "noise",
@@ -101,11 +103,23 @@ def scoreable(path):
     return ckpt
 
 
+def checkpoint_flags(cfg, **overrides):
+    """The checkpoint's flags (with `overrides`) as the folder's dataset code reads them, `flags.crop_size`: a flag
+    the checkpoint does not hold is looked up in its args (common.checkpoint.CheckpointArgs), which make it one
+    error line naming the checkpoint, not an AttributeError."""
+    class Flags(Namespace):
+        def __getattr__(self, key):  # called only for attributes the namespace does not have
+            if key.startswith("__"):  # copy, pickle and friends probe these: plain "not there"
+                raise AttributeError(key)
+            return cfg[key]
+
+    return Flags(**{**cfg, **overrides})
+
+
 def score_checkpoint(args, ckpt, net, device):
     """(scores, info) of the checkpoint's generator, per its folder's kind."""
     arch, cfg = ckpt["arch"], ckpt["args"]
-    data = Namespace(**{**cfg, "data_root": args.data_root or cfg["data_root"], "dataset": args.dataset or
-                        cfg["dataset"]})
+    data = checkpoint_flags(cfg, data_root=args.data_root or cfg["data_root"], dataset=args.dataset or cfg["dataset"])
     info = {"checkpoint": str(args.checkpoint), "arch": arch, "epoch": ckpt["epoch"], "step": ckpt["step"],
             "run_dir": cfg.get("out_dir")}
     with folder_modules(arch) as folder:
@@ -148,7 +162,7 @@ def translation_scores(args, ckpt, folder, data, net, device):
 def score_images(args, net, device):
     """The images of --images against the reference dataset, both at --resolution (default: the images')."""
     from common.data import square_transform
-    from common.metrics import to_uint8
+    from evaluation.metrics import to_uint8
 
     files = find_images(args.images) if Path(args.images).is_dir() else []
     if not files:

@@ -10,12 +10,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))
 
-import torch  # noqa: E402
+import torch
 
-from common.errors import UserError  # noqa: E402
-from common.run import main_guard  # noqa: E402
-from common.sampling import load_net, noise, sample_parser, write_images  # noqa: E402
-from model import Generator  # noqa: E402
+from common.errors import UserError
+from common.run import main_guard
+from common.sampling import load_net, noise, sample_parser, write_images
+from model import Generator
 
 
 def build(cfg):

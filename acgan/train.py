@@ -13,16 +13,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder stays first for model.py)
 
-import torch  # noqa: E402
+import torch
 
-from common.evaluation import SampleEvaluation, add_eval_args  # noqa: E402
-from common.flags import (ArgumentParser, add_data_args, add_run_args, positive_float, positive_int,  # noqa: E402
+from common.distributed import average_gradients
+from common.flags import (ArgumentParser, add_data_args, add_eval_args, add_run_args, positive_float, positive_int,
                           unit_float)
-from common.run import Run, main_guard  # noqa: E402
-from dataset import make_dataset  # noqa: E402
-from model import Discriminator, Generator, init_weights  # noqa: E402
-from sample import draw  # noqa: E402
-from utils import class_rows, d_loss, g_loss, save_samples  # noqa: E402
+from common.run import Run, main_guard
+from dataset import make_dataset
+from model import Discriminator, Generator, init_weights
+from sample import draw
+from utils import class_rows, d_loss, g_loss, save_samples
 
 IMG_SIZE = 32  # the paper's CIFAR-10 networks are built for 32×32
 
@@ -46,6 +46,7 @@ def parse_args(argv=None):
 
 
 def train_one_epoch(G, D, opt_G, opt_D, run, args):
+    scaler = run.scaler  # --amp fp16 scales the losses against underflow; otherwise its calls pass straight through
     for real, labels in run.batches():
         real = real.to(run.device, non_blocking=True)  # (B, C, 32, 32) in [-1, 1]
         labels = labels.to(run.device, non_blocking=True)  # (B,) the real images' classes
@@ -59,14 +60,21 @@ def train_one_epoch(G, D, opt_G, opt_D, run, args):
             fake_source, fake_classes = D(fake.detach())  # detach: this step trains D only
             loss_D, loss_D_class = d_loss(real_source.float(), fake_source.float(), real_classes.float(),
                                           fake_classes.float(), labels, fake_labels)
-        run.update(opt_D, loss_D)
+        opt_D.zero_grad(set_to_none=True)
+        scaler.scale(loss_D).backward()
+        average_gradients(opt_D)  # torchrun: the mean of every process's gradients (nothing in one process)
+        scaler.step(opt_D)
 
         # (2) Update G: maximize L_C − L_S (its samples classified as the asked class, and taken for real)
         with run.autocast():
             source, classes = D(fake)
             loss_G = g_loss(source.float(), classes.float(), fake_labels)
-        run.update(opt_G, loss_G)
+        opt_G.zero_grad(set_to_none=True)
+        scaler.scale(loss_G).backward()
+        average_gradients(opt_G)
+        scaler.step(opt_G)
 
+        scaler.update()  # once per step, after every optimizer stepped
         run.step_done(loss_D=loss_D, loss_G=loss_G, loss_D_class=loss_D_class,
                       acc_real=(real_classes.argmax(1) == labels).float().mean(),
                       D_x=torch.sigmoid(real_source).mean(), D_G_z=torch.sigmoid(fake_source).mean())
@@ -92,7 +100,8 @@ def main(argv=None):
     run.track(nets={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D})
     run.summary(dataset.source.name, len(dataset))
     run.restore()
-    if args.eval_every:  # FID (or KID) every N epochs, best.pt kept (common/evaluation.py)
+    if args.eval_every:  # FID (or KID) every N epochs, best.pt kept (evaluation/scoring.py)
+        from evaluation.scoring import SampleEvaluation  # the scoring modules load only when asked for
         run.evaluate_with(SampleEvaluation(args, run.device, [G], lambda labels, g: draw(G, vars(args), labels, g),
                                            dataset.source, conditional=True))
 

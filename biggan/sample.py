@@ -12,14 +12,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))
 
-import torch  # noqa: E402
+import torch
 
-from common.errors import UserError  # noqa: E402
-from common.flags import non_negative_int, positive_float  # noqa: E402
-from common.run import main_guard  # noqa: E402
-from common.sampling import load_net, sample_parser, write_images  # noqa: E402
-from model import Generator  # noqa: E402
-from utils import class_rows, standing_copy, truncated_noise  # noqa: E402
+from common.errors import UserError
+from common.flags import non_negative_int, positive_float
+from common.run import main_guard
+from common.sampling import load_net, sample_parser, write_images
+from model import Generator
+from utils import class_rows, standing_copy, truncated_noise
 
 GRID_THRESHOLDS = (2.0, 1.0, 0.5, 0.04)  # the paper's Figure 2(a): from variety to fidelity
 

@@ -17,18 +17,18 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder stays first for model.py)
 
-import torch  # noqa: E402
+import torch
 
-from common.data import DATASETS  # noqa: E402
-from common.errors import UserError  # noqa: E402
-from common.evaluation import SampleEvaluation, add_eval_args  # noqa: E402
-from common.flags import (ArgumentParser, add_run_args, non_negative_float, non_negative_int,  # noqa: E402
+from common.data import DATASETS
+from common.distributed import average_gradients
+from common.errors import UserError
+from common.flags import (ArgumentParser, add_eval_args, add_run_args, non_negative_float, non_negative_int,
                           positive_float, positive_int, unit_float)
-from common.run import Run, main_guard  # noqa: E402
-from dataset import make_dataset  # noqa: E402
-from model import D_ARCH, G_ARCH, Discriminator, Generator  # noqa: E402
-from sample import draw, prepare  # noqa: E402
-from utils import (CONFIGS, class_rows, d_hinge, ema_update, g_hinge, make_ema, orthogonal_regulariser,  # noqa: E402
+from common.run import Run, main_guard
+from dataset import make_dataset
+from model import D_ARCH, G_ARCH, Discriminator, Generator
+from sample import draw, prepare
+from utils import (CONFIGS, class_rows, d_hinge, ema_update, g_hinge, make_ema, orthogonal_regulariser,
                    regularised_weights, save_samples)
 
 
@@ -79,6 +79,7 @@ def check_args(args):
 
 
 def train_one_epoch(G, D, G_ema, opt_G, opt_D, run, args):
+    scaler = run.scaler  # --amp fp16 scales the losses against underflow; otherwise its calls pass straight through
     stats = {}
     for real, labels in run.batches():
         real = real.to(run.device, non_blocking=True)  # (B, 3, R, R) in [-1, 1]
@@ -92,7 +93,10 @@ def train_one_epoch(G, D, G_ema, opt_G, opt_D, run, args):
                 fake = G(z, fake_labels)  # (B, 3, R, R); no graph: this step trains D only
             real_logits, fake_logits = D(real, labels).float(), D(fake, fake_labels).float()
             loss_D = d_hinge(real_logits, fake_logits)
-        run.update(opt_D, loss_D)
+        opt_D.zero_grad(set_to_none=True)
+        scaler.scale(loss_D).backward()
+        average_gradients(opt_D)  # torchrun: the mean of every process's gradients (nothing in one process)
+        scaler.step(opt_D)
 
         # (2) Every --d_steps D steps, update G: minimize −E[D(G(z, y'), y')] + R_β(W) (orthogonal regulariser)
         if (run.step + 1) % args.d_steps == 0:
@@ -100,10 +104,14 @@ def train_one_epoch(G, D, G_ema, opt_G, opt_D, run, args):
             with run.autocast():
                 stats["loss_G"] = g_hinge(D(G(z, fake_labels), fake_labels).float())
             ortho = orthogonal_regulariser(regularised_weights(G), args.ortho) if args.ortho else 0.0  # fp32
-            run.update(opt_G, stats["loss_G"] + ortho)
+            opt_G.zero_grad(set_to_none=True)
+            scaler.scale(stats["loss_G"] + ortho).backward()
+            average_gradients(opt_G)
+            scaler.step(opt_G)
             stats["ortho"] = ortho
             ema_update(G_ema, G, args.ema_decay, (run.step + 1) // args.d_steps, args.ema_start)
 
+        scaler.update()  # once per step, after every optimizer stepped
         run.step_done(loss_D=loss_D, D_real=real_logits.mean(), D_fake=fake_logits.mean(), **stats)
 
 
@@ -132,6 +140,7 @@ def main(argv=None):
     run.summary(dataset.source.name, len(dataset))
     run.restore()
     if args.eval_every:  # FID (or KID) of G_ema with standing statistics, classes as the data's frequencies
+        from evaluation.scoring import SampleEvaluation  # the scoring modules load only when asked for
 
         def evaluation_draw():  # once per evaluation: a copy of G_ema with standing statistics, which then draws
             G_eval = prepare(G_ema, vars(args), torch.Generator(device=run.device).manual_seed(args.seed))

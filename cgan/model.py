@@ -9,7 +9,7 @@ embedding of y reshaped to one extra image channel (img_size² values), so it ju
 not just "is this real?".
 
 Differences from the paper:
-- The paper's MNIST model was an MLP with a sigmoid discriminator and the original GAN loss; this one uses the
+- The paper's MNIST model is an MLP with a sigmoid discriminator and the original GAN loss; this one uses the
   DCGAN-style convolutional nets and the WGAN-GP loss (layer-normalised critic, gradient penalty), which trains
   more reliably.
 - Labels enter through learned embeddings instead of one-hot vectors (a one-hot vector times the first weight

@@ -13,17 +13,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder stays first for model.py)
 
-import torch  # noqa: E402
+import torch
 
-from common.evaluation import SampleEvaluation, add_eval_args  # noqa: E402
-from common.flags import (ArgumentParser, add_data_args, add_run_args, positive_float, positive_int,  # noqa: E402
+from common.distributed import average_gradients
+from common.flags import (ArgumentParser, add_data_args, add_eval_args, add_run_args, positive_float, positive_int,
                           unit_float)
-from common.gradient_penalty import gradient_penalty  # noqa: E402
-from common.run import Run, main_guard  # noqa: E402
-from dataset import make_dataset  # noqa: E402
-from model import Critic, Generator, init_weights  # noqa: E402
-from sample import draw  # noqa: E402
-from utils import class_rows, critic_loss, generator_loss, save_samples  # noqa: E402
+from common.gradient_penalty import gradient_penalty
+from common.run import Run, main_guard
+from dataset import make_dataset
+from model import Critic, Generator, init_weights
+from sample import draw
+from utils import class_rows, critic_loss, generator_loss, save_samples
 
 IMG_SIZE = 64  # the DCGAN resolution the paper's nets are built for
 
@@ -38,9 +38,9 @@ def parse_args(argv=None):
     p.add_argument("--lambda_gp", type=positive_float, default=10.0, help="gradient penalty weight λ; paper: 10")
     p.add_argument("--n_critic", type=positive_int, default=5, help="critic steps per G step; paper: 5")
     p.add_argument("--gp_precision", default="fp32", choices=["fp32", "bf16"],
-                   help="the penalty's critic pass and double backward: fp32 (autocast off), or bf16 autocast (the "
-                        "norm in fp32; within 0.14%% of fp32's penalty, which it computed 1.4-1.9x faster on a bf16 "
-                        "CPU: README.md, Speed)")
+                   help="the penalty's critic pass and double backward: fp32 (autocast off), or bf16 autocast, "
+                        "cheaper on hardware with bf16 units and an approximation of the fp32 penalty (the "
+                        "interpolates, the gradient and its norm stay fp32; opt-in: docs/speed.md)")
     p.add_argument("--z_dim", type=positive_int, default=100, help="noise dimensions")
     p.add_argument("--embed_dim", type=positive_int, default=100, help="size of G's label embedding")
     p.add_argument("--ngf", type=positive_int, default=128, help="G width: 8·ngf channels at 4×4")
@@ -52,6 +52,7 @@ def parse_args(argv=None):
 
 
 def train_one_epoch(G, C, opt_G, opt_C, run, args):
+    scaler = run.scaler  # --amp fp16 scales the losses against underflow; otherwise its calls pass straight through
     gp_dtype = torch.bfloat16 if args.gp_precision == "bf16" else torch.float32
 
     def critic_step(real, labels):  # real: (B, C, 64, 64) in [-1, 1], labels: (B,) class indices
@@ -63,7 +64,10 @@ def train_one_epoch(G, C, opt_G, opt_C, run, args):
             real_scores, fake_scores = C(real, labels), C(fake, labels)
         penalty = gradient_penalty(C, real, fake, labels, dtype=gp_dtype)  # eager; fp32 unless --gp_precision bf16
         loss_C = critic_loss(real_scores.float(), fake_scores.float(), penalty, args.lambda_gp)
-        run.update(opt_C, loss_C)
+        opt_C.zero_grad(set_to_none=True)
+        scaler.scale(loss_C).backward()
+        average_gradients(opt_C)  # torchrun: the mean of every process's gradients (nothing in one process)
+        scaler.step(opt_C)
         return dict(loss_C=loss_C, W_estimate=real_scores.mean() - fake_scores.mean(), GP=penalty)
 
     def generator_step(real, labels):  # only real's batch size is used
@@ -72,11 +76,14 @@ def train_one_epoch(G, C, opt_G, opt_C, run, args):
         C.requires_grad_(False)  # gradients through the critic, not for its weights
         with run.autocast():
             loss_G = generator_loss(C(G(z, labels), labels))
-        run.update(opt_G, loss_G)
+        opt_G.zero_grad(set_to_none=True)
+        scaler.scale(loss_G).backward()
+        average_gradients(opt_G)
+        scaler.step(opt_G)
         C.requires_grad_(True)
         return dict(loss_G=loss_G)
 
-    # --cuda_graphs: each step recorded once and replayed (README.md, Speed)
+    # --cuda_graphs: each step recorded once and replayed, one launch per step instead of one per kernel
     critic_step, generator_step = run.graphed(critic_step, opt_C), run.graphed(generator_step, opt_G)
     stats = {}
     for real, labels in run.batches():
@@ -84,6 +91,7 @@ def train_one_epoch(G, C, opt_G, opt_C, run, args):
         critic_stats = critic_step(real, labels)
         if (run.step + 1) % args.n_critic == 0:
             stats = generator_step(real, labels)
+        scaler.update()  # once per step, after every optimizer stepped
         run.step_done(**critic_stats, **stats)
 
 
@@ -108,7 +116,8 @@ def main(argv=None):
               compile_nets=["G"])  # not C: the gradient penalty differentiates through C twice
     run.summary(dataset.source.name, len(dataset))
     run.restore()
-    if args.eval_every:  # FID (or KID) every N epochs, best.pt kept (common/evaluation.py)
+    if args.eval_every:  # FID (or KID) every N epochs, best.pt kept (evaluation/scoring.py)
+        from evaluation.scoring import SampleEvaluation  # the scoring modules load only when asked for
         run.evaluate_with(SampleEvaluation(args, run.device, [G], lambda labels, g: draw(G, vars(args), labels, g),
                                            dataset.source, conditional=True))
 

@@ -28,7 +28,10 @@ FORMAT = 1
 
 def save_checkpoint(path, state):
     """Write `state` (with the format number) to `path` atomically: a crash or Ctrl-C during the write leaves
-    the previous checkpoint intact, never a truncated file."""
+    the previous checkpoint intact, never a truncated file. Args go in as a plain dict (a CheckpointArgs from a
+    loaded checkpoint would be a class that weights_only=True refuses to load)."""
+    if isinstance(state.get("args"), dict):
+        state = {**state, "args": dict(state["args"])}
     atomic_save(path, {"format": FORMAT, **state})
 
 
@@ -109,8 +112,30 @@ def remove_stale_temps(folder):
     return [f.name for f in stale]
 
 
+class CheckpointArgs(dict):
+    """A checkpoint's args (the flags of the run that wrote it). A key read that is not there is one CheckpointError
+    naming the checkpoint and the key, not a KeyError traceback: a checkpoint whose arch was relabelled, or one from
+    another version, lacks flags its folder reads. Only ever held in memory: args are written as plain dicts."""
+
+    def __init__(self, args, path, arch):
+        super().__init__(args)
+        self.path, self.arch = path, arch
+
+    def __missing__(self, key):
+        raise missing_args(self.path, self.arch, [key])
+
+
+def missing_args(path, arch, keys):
+    """The one-line CheckpointError for a checkpoint at `path` labelled `arch` whose args lack `keys`."""
+    names = ", ".join(f"'{k}'" for k in keys)
+    return CheckpointError(f"{path} was written with no {names} in its args, which {arch} needs: it is not a "
+                           f"checkpoint of {arch} (relabelled, or from another version); pass one written by "
+                           f"{arch}'s train.py")
+
+
 def load_checkpoint(path, arch=None):
-    """Read a checkpoint on the CPU with `weights_only=True`; check it was written by `arch`.
+    """Read a checkpoint on the CPU with `weights_only=True`; check it was written by `arch`. Its args come back as
+    CheckpointArgs, so that a folder reading a flag the checkpoint does not hold gets one line, not a traceback.
 
     Raises CheckpointError (one line, with the fix) for a missing file, an unreadable file, or another arch.
     """
@@ -124,12 +149,14 @@ def load_checkpoint(path, arch=None):
         reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"cannot read checkpoint {path} ({reason}); "
                               "pass a .pt file written by this collection's train.py") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "nets" not in ckpt:
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "nets" not in ckpt \
+            or not isinstance(ckpt.get("args", {}), dict):
         raise CheckpointError(f"{path} is not a checkpoint of this collection (format {FORMAT}); "
                               "pass a .pt file written by train.py")
     if arch is not None and ckpt.get("arch") != arch:
         raise CheckpointError(f"{path} was written by {ckpt.get('arch')}/train.py, not {arch}; "
                               f"pass a checkpoint from {arch}/checkpoints/")
+    ckpt["args"] = CheckpointArgs(ckpt.get("args", {}), path, ckpt.get("arch"))
     return ckpt
 
 

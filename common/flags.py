@@ -22,6 +22,9 @@ CONTROL_FLAGS = {"resume", "device", "num_workers", "log_every", "max_steps", "f
 CONTINUITY_FLAGS = {"epochs", "data_root", "out_dir", "ckpt_dir", "amp", "keep_every", "eval_every", "eval_num",
                     "eval_metric", "eval_backbone", "backbone_weights", "gp_precision"}
 
+# The feature nets evaluation/feature_nets.py builds (--eval_backbone; evaluate.py --backbone)
+FEATURE_NETS = ("inception", "efficientnet-lite0", "mnist")
+
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Appends "(default: X)" to a flag's help unless the help already says its default or there is none (None)."""
@@ -112,8 +115,8 @@ def add_run_args(parser, folder, cuda_graphs=False):
                    help="stop (and save) after this many optimizer steps in total; for smoke tests")
     g.add_argument("--amp", default="auto", choices=["auto", "off", "bf16", "fp16"],
                    help="mixed precision autocast: auto = bf16 on CUDA, off elsewhere (fp16 adds a GradScaler); on "
-                        "CPUs with bf16 instructions (AMX, AVX512-BF16) --amp bf16 trains 1.4-2.8x faster; --resume "
-                        "keeps the checkpoint's unless given")
+                        "CPUs with bf16 instructions (AMX, AVX512-BF16) --amp bf16 runs natively and usually faster; "
+                        "--resume keeps the checkpoint's unless given")
     g.add_argument("--fast", default="on", choices=["on", "channels_last", "off"],
                    help="on: fused Adam, and on CUDA TF32 matmuls/convs and small fixed-transform datasets held on "
                         "the GPU; channels_last: also NHWC nets; off: none of them (plain fp32 eager, with --amp off)")
@@ -121,8 +124,8 @@ def add_run_args(parser, folder, cuda_graphs=False):
     if cuda_graphs:
         g.add_argument("--cuda_graphs", action="store_true",
                        help="record the training step once as a CUDA graph and replay it (opt-in, CUDA only; "
-                            "for steps bound by kernel launches: small images, batch 1). Experimental: not yet run "
-                            "on a GPU by this project (README.md, Speed)")
+                            "for steps bound by kernel launches: small images, batch 1). Experimental: checked on "
+                            "a CPU emulation only (docs/speed.md)")
     g.add_argument("--sync_bn", action="store_true",
                    help="under torchrun: BatchNorm uses the global batch's statistics (off: each process's own batch, "
                         "as the papers' per-GPU statistics)")
@@ -147,7 +150,15 @@ def explicit_flags(argv):
 
 
 def merge_resume_args(args, ckpt_args, argv, ckpt_path):
-    """A resumed run trains what the checkpoint trained: its flags win, and a conflicting flag is an error."""
+    """A resumed run trains what the checkpoint trained: its flags win, and a conflicting flag is an error. The
+    checkpoint must hold every flag of this train.py that says what is trained (all but CONTROL_FLAGS and
+    CONTINUITY_FLAGS): one without them (another folder's checkpoint relabelled, or one from another version) is
+    one line naming the checkpoint and what it lacks, before any net is built from defaults in their place."""
+    from common.checkpoint import missing_args
+
+    missing = [key for key in vars(args) if key not in CONTROL_FLAGS | CONTINUITY_FLAGS and key not in ckpt_args]
+    if missing:
+        raise missing_args(ckpt_path, getattr(ckpt_args, "arch", None) or "this folder", missing)
     given = explicit_flags(argv)
     for key, saved in ckpt_args.items():
         if key in CONTROL_FLAGS or not hasattr(args, key):
@@ -185,3 +196,20 @@ def check_cuda_graphs(args, device, amp):
                         "use --amp bf16 or --amp off")
     if args.compile:
         raise UserError("--cuda_graphs and --compile both record the step; pick one")
+
+
+def add_eval_args(parser):
+    """--eval_every and its companions, in every train.py whose folder has a generator to score."""
+    g = parser.add_argument_group("evaluation during training (python evaluate.py scores a checkpoint)")
+    g.add_argument("--eval_every", type=non_negative_int, default=0,
+                   help="epochs between scores of the generator (logged, and best.pt kept beside last.pt); 0 = off")
+    g.add_argument("--eval_num", type=positive_int, default=10_000,
+                   help="generated images per score (translation folders: their test set)")
+    g.add_argument("--eval_metric", default="fid", choices=["fid", "kid"],
+                   help="what is logged and decides best.pt (the lowest so far)")
+    g.add_argument("--eval_backbone", default="inception", choices=FEATURE_NETS,
+                   help="feature net: inception = the standard FID (weights downloaded once); efficientnet-lite0 "
+                        "works offline (not comparable to published FID); mnist = the project's digit classifier")
+    g.add_argument("--backbone_weights", "--inception_weights", default=None, metavar="FILE",
+                   help="the feature net's weights file (inception: torch-fidelity's; mnist: required)")
+    return parser

@@ -18,8 +18,8 @@ def gradient_penalty(critic, real, fake, *critic_args, eps=None, dtype=torch.flo
       (no BatchNorm: the paper's Section 4 uses LayerNorm in the critic for this reason).
     - Computed in fp32 with autocast off by default (`dtype`), whatever autocast is on around it, and eagerly:
       torch.compile drops double backward. `dtype=torch.bfloat16` runs the critic's pass and both backwards under
-      bf16 autocast (--gp_precision bf16 of wgan_gp and cgan: on wgan_gp's critic within 0.14% of the fp32
-      penalty, tests/test_losses.py); the interpolates, the gradient and its norm stay fp32.
+      bf16 autocast (--gp_precision bf16 of wgan_gp and cgan; tests/test_losses.py bounds its distance from the
+      fp32 penalty); the interpolates, the gradient and its norm stay fp32.
     - `eps` (shape (B,)) may be given to make the interpolation deterministic (tests, reproductions).
     """
     batch = real.shape[0]

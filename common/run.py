@@ -1,10 +1,10 @@
-"""The run loop shared by every train.py: device, seeding, resume, logging, checkpoints, Ctrl-C, NaN stop.
+"""Run bookkeeping shared by every train.py: device, seeds, resume, logging, checkpoints, Ctrl-C, NaN stop.
 
 It must behave identically in every folder (a user who learnt `--resume` in dcgan expects it in cyclegan), so
-it lives here; the paper-specific parts (models, losses, the D and G steps) stay in each folder's train.py. The
-flags it reads are common/flags.py's; --cuda_graphs wraps steps in common/cuda_graphs.py's CUDAGraphStep. Under
-torchrun one Run per process trains one run together (common/distributed.py): process 0 alone prints, draws the
-progress bar and writes logs, sample grids and checkpoints.
+it lives here. It never runs a training step: each train.py writes its own (forward under `run.autocast()`,
+`zero_grad`, `run.scaler.scale(loss).backward()`, `average_gradients`, `run.scaler.step`, `run.scaler.update()`).
+The flags it reads are common/flags.py's. Under torchrun one Run per process trains one run together
+(common/distributed.py): process 0 alone prints, draws the progress bar and writes logs, grids and checkpoints.
 
     run = Run(args, "dcgan", argv)          # merges the checkpoint's flags on --resume, picks the device, seeds
     run.track(nets={...}, optimizers={...})
@@ -12,7 +12,7 @@ progress bar and writes logs, sample grids and checkpoints.
     loader = run.make_loader(dataset, args.batch_size)
     for epoch in run.epochs():              # saves a checkpoint after each epoch, and on stop / Ctrl-C
         for batch in run.batches():         # tqdm bar; replays the epoch from where a resumed run stopped
-            ...D step..., ...G step...
+            ...the D step and the G step, written out...
             run.step_done(loss_D=..., loss_G=...)   # .item() and NaN check every --log_every steps only
 """
 import contextlib
@@ -30,7 +30,6 @@ import torch
 from common import distributed
 from common.checkpoint import (copy_checkpoint, load_checkpoint, load_state, remove_stale_temps, rng_state,
                                save_checkpoint, set_rng_state)
-from common.cuda_graphs import CUDAGraphStep
 from common.data import device_loadable, make_loader
 from common.errors import CheckpointError, DataError, NonFiniteError, UserError, one_line
 from common.flags import check_cuda_graphs, check_distributed, merge_resume_args
@@ -50,11 +49,10 @@ def pick_device(name):
 def reproducible_cpu_math():
     """Make MKL (the CPU BLAS of PyTorch's x86 wheels) take the same code path whatever the memory alignment.
 
-    By default MKL picks kernels by alignment, so one seed could give different bits in different processes:
-    about 1 tiny CycleGAN run in 8 lost exact --resume equality at the 6th digit. MKL_CBWR=AVX2,STRICT pins path
-    and summation order: 10 of 10 runs equal (AVX512,STRICT was not: 4 of 10 differed). Measured cost on the
-    development machine (an AVX-512 CPU): none (a simple_gan step 0.71 vs 0.69 ms; COMPATIBLE, the portable
-    option, doubles it). A value the user set is kept; CPUs without AVX2 keep MKL's default.
+    By default MKL picks kernels by alignment, so one seed can give different bits in different processes, and a
+    resumed run then drifts from the uninterrupted one. MKL_CBWR=AVX2,STRICT pins the code path and the summation
+    order (AVX512,STRICT does not pin them on every CPU; COMPATIBLE does, but is much slower). A value the user set
+    is kept; CPUs without AVX2 keep MKL's default.
     """
     if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"):  # x86 wheels; "DEFAULT" elsewhere
         os.environ.setdefault("MKL_CBWR", "AVX2,STRICT")  # read by MKL at its first call, not at import
@@ -62,8 +60,7 @@ def reproducible_cpu_math():
 
 def cpu_has_bf16():
     """True on x86 CPUs with bf16 instructions, AMX tiles (Intel Xeon since Sapphire Rapids) or AVX512-BF16 (also
-    AMD Zen 4 and later): oneDNN runs bf16 convolutions on them natively; training steps measured 1.4-2.8x faster
-    than fp32 on this project's machines (README.md, Speed, On a CPU). Elsewhere bf16 is emulated."""
+    AMD Zen 4 and later): oneDNN runs bf16 convolutions on them natively. Elsewhere bf16 is emulated."""
     checks = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
     return any(check and check() for check in checks)  # private functions, hence the getattr
 
@@ -96,10 +93,10 @@ class Run:
         seed_everything(args.seed)
         cuda, cpu = self.device.type == "cuda", self.device.type == "cpu"
         self.amp = args.amp
-        if args.amp == "auto":  # see README.md, Speed
+        if args.amp == "auto":  # bf16 on a GPU (tensor cores, no loss scaling needed), fp32 elsewhere
             self.amp = "bf16" if cuda else "off"
-        self.fast = args.fast != "off" and (cuda or cpu)  # each speed-up below is measured in benchmark.py
-        self.channels_last = self.fast and args.fast == "channels_last"  # default where it measured faster
+        self.fast = args.fast != "off" and (cuda or cpu)  # benchmark.py measures each speed-up below
+        self.channels_last = self.fast and args.fast == "channels_last"  # NHWC: opt-in, or a folder's default
         self.fused = self.fast  # fused Adam: one kernel for all parameters instead of a few per tensor
         self.cuda_graphs = getattr(args, "cuda_graphs", False)
         self.graph_steps = {}  # --cuda_graphs: a CUDAGraphStep per step function name, kept across epochs
@@ -107,9 +104,12 @@ class Run:
             check_cuda_graphs(args, self.device, self.amp)
         if self.world > 1:
             check_distributed(args, self.world)
-        if args.amp == "auto" and cpu and cpu_has_bf16():  # opt-in on a CPU: README.md, Speed, On a CPU says why
-            print("note: this CPU has bf16 instructions: --amp bf16 trained 1.4-2.8x faster on such CPUs "
-                  "(README.md, Speed, On a CPU)", flush=True)
+        if self.amp == "bf16" and cpu and not cpu_has_bf16():  # oneDNN then converts every bf16 op in software
+            print("warning: --amp bf16 on a CPU without bf16 instructions (AMX, AVX512-BF16): bf16 is emulated here, "
+                  "much slower than fp32 (docs/speed.md); --amp off trains faster", file=sys.stderr, flush=True)
+        if args.amp == "auto" and cpu and cpu_has_bf16():  # opt-in on a CPU: bf16 changes the numbers a little
+            print("note: this CPU has bf16 instructions: --amp bf16 trains in bf16 natively here, usually faster "
+                  "than fp32", flush=True)
         if cuda:
             torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
         if self.fast and cuda:  # TF32 tensor cores for fp32 matmuls/convs (10 mantissa bits; the rest runs in bf16)
@@ -124,7 +124,7 @@ class Run:
         self.last_save = time.monotonic()
         self.sample_dir = self.out_dir / "samples"
         self.nets, self.optimizers, self.schedulers, self.extras = {}, {}, {}, {}
-        self.evaluation, self.best = None, None  # --eval_every: a common.evaluation.Evaluation, the best score
+        self.evaluation, self.best = None, None  # --eval_every: a evaluation.scoring.Evaluation, the best score
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == "fp16")
         self.timer = self.timer_end = None
         self.epoch = self.step = self.batch_in_epoch = 0
@@ -156,7 +156,7 @@ class Run:
             print(f"  {name}: {count_params(net):>12,} parameters  ({type(net).__name__})", flush=True)
 
     def evaluate_with(self, evaluation):
-        """Score the generator with `evaluation` (common/evaluation.py) after every --eval_every epochs: logged
+        """Score the generator with `evaluation` (evaluation/scoring.py) after every --eval_every epochs: logged
         as eval/<name>, and <ckpt_dir>/best.pt written whenever --eval_metric is the lowest so far."""
         self.evaluation = evaluation
 
@@ -245,6 +245,8 @@ class Run:
         as is, or with --cuda_graphs wrapped in a CUDAGraphStep (recorded once, replayed)."""
         if not self.cuda_graphs:
             return step
+        from common.cuda_graphs import CUDAGraphStep  # loaded only with the flag
+
         graphed = self.graph_steps.get(step.__name__)
         if graphed is None:
             graphed = self.graph_steps[step.__name__] = CUDAGraphStep(step, optimizers)
@@ -256,13 +258,6 @@ class Run:
             for group in opt.param_groups:
                 group["lr"] = lr
 
-    def update(self, optimizer, loss):
-        """zero_grad, backward, step for one optimizer (through the fp16 GradScaler when --amp fp16); under
-        torchrun the gradients are averaged over the processes between backward and step."""
-        optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        distributed.average_gradients(optimizer)
-        self.scaler.step(optimizer)
 
     # ------------------------------------------------------------------------------------------- the loop
     def epochs(self):
@@ -357,7 +352,6 @@ class Run:
         """Count the step; every --log_every steps turn the scalars into floats (a GPU sync), check they are
         finite, and write them to tqdm, TensorBoard and metrics.jsonl; once --save_every_min minutes have passed
         since the last save, write last.pt (a crash mid-epoch then loses minutes, not the epoch)."""
-        self.scaler.update()
         self.step += 1
         self.batch_in_epoch += 1
         self.bar.update(1)

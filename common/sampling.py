@@ -1,8 +1,4 @@
 """What every sample.py shares: its flags, loading a checkpoint for inference, writing a grid or image files."""
-import contextlib
-import importlib
-import sys
-from argparse import Namespace
 from pathlib import Path
 
 import torch
@@ -40,35 +36,6 @@ def net_from_checkpoint(ckpt, name, build, path, device):
     return net.to(device).eval()
 
 
-def generator_from_checkpoint(ckpt, folder, path, device, seed=0):
-    """(name, G): the generator a folder's sample.py draws from, for evaluate.py and the classifiers' scores. The
-    EMA generator where the checkpoint keeps one, else G, in eval mode on `device`, passed through the folder's
-    sample.prepare where it has one (BigGAN's standing BatchNorm statistics, from a generator seeded with `seed`).
-    `folder` is what folder_modules yields."""
-    name = "G_ema" if "G_ema" in ckpt["nets"] else "G"
-    G = net_from_checkpoint(ckpt, name, folder.sample.build, path, device)
-    if hasattr(folder.sample, "prepare"):
-        G = folder.sample.prepare(G, ckpt["args"], torch.Generator(device=device).manual_seed(seed))
-    return name, G
-
-
-@contextlib.contextmanager
-def folder_modules(folder):
-    """A folder's sample, utils and dataset modules, imported by their plain names as the folder's own scripts
-    import them (sample.py says `from model import ...`): the folder first on sys.path meanwhile, and modules of
-    those names from another folder set aside and restored after (every folder has a model.py)."""
-    root, names = Path(__file__).resolve().parents[1], ("model", "utils", "dataset", "sample")
-    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
-    sys.path.insert(0, str(root / folder))
-    try:
-        yield Namespace(**{name: importlib.import_module(name) for name in ("sample", "utils", "dataset")})
-    finally:
-        sys.path.remove(str(root / folder))
-        for name in names:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved)
-
-
 def noise(n, *shape, like, generator=None, uniform=False):
     """(n, *shape) noise, N(0, 1) (or with `uniform` U(−1, 1)), on the device of the net `like`, from `generator`
     if given (evaluate.py and --eval_every pass their own, so sampling never moves the training run's stream)."""
@@ -104,7 +71,8 @@ def translate_parser(description, folder):
     p = ArgumentParser(description=description)
     p.add_argument("input", help="an image file, or a folder of images")
     p.add_argument("--checkpoint", default=str(Path(folder) / "checkpoints" / "last.pt"), help="a train.py checkpoint")
-    p.add_argument("--out", default=str(Path(folder) / "outputs"), help="folder for the results (same file names, .png)")
+    p.add_argument("--out", default=str(Path(folder) / "outputs"),
+                   help="folder for the results (same file names, .png)")
     p.add_argument("--seed", type=int, default=0, help="seeds any randomness (pix2pix's dropout)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     return p

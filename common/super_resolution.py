@@ -1,11 +1,11 @@
-"""What srgan/ and esrgan/ must do identically: make LR images, read VGG19 features, and score a model the way
-the super-resolution papers do (PSNR and SSIM on the Y channel of YCbCr, `scale` border pixels cropped, against
-bicubic upsampling as the baseline).
+"""What srgan/ and esrgan/ must do identically: make LR images, read VGG19 features, run G on an image. Scoring
+(PSNR/SSIM on Y against bicubic) is evaluation/super_resolution.py's.
 
 VGG19 ImageNet weights come from `--vgg_weights PATH` (a torchvision vgg19 state_dict, or its `features.*` alone),
-else torchvision's cache or download; if none of these works the GAN phase stops with a message saying how to
-provide them. `--vgg_weights none` uses an untrained VGG19 and says so loudly (smoke tests only: its "perceptual"
-loss means nothing). tests/cifar_vgg19.py trains a stand-in offline (CIFAR-10, not ImageNet: not the papers' loss).
+else torch's hub cache or a download into it, each read as data and checked (common/weights.py); if none of these
+works the GAN phase stops with a message saying how to provide them. `--vgg_weights none` uses an untrained VGG19
+and says so loudly (smoke tests only: its "perceptual" loss means nothing). tests/cifar_vgg19.py trains a stand-in
+offline (CIFAR-10, not ImageNet: not the papers' loss).
 """
 import sys
 from pathlib import Path
@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from PIL import Image
 
 from common.data import image_files, read_image
 from common.errors import UserError
+from common.weights import cached_weights, load_state_dict_file
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+VGG19_KEY = "features.0.weight"  # the first conv: held by torchvision's whole file and by its features alone
 
 
 # ----------------------------------------------------------------------------------------------- images
@@ -45,101 +46,10 @@ def to_uint8(x):
     return x.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
-# ----------------------------------------------------------------------------------------------- metrics
-def rgb_to_y(image):
-    """uint8 RGB (H, W, 3) → Y of ITU-R BT.601 YCbCr in [16, 235] as float64 (MATLAB's rgb2ycbcr, the papers')."""
-    x = image.astype(np.float64) / 255
-    return 16 + 65.481 * x[..., 0] + 128.553 * x[..., 1] + 24.966 * x[..., 2]
-
-
-def psnr(a, b):
-    """PSNR in dB of two Y images (0–255 range)."""
-    mse = np.mean((a - b) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
-
-
-def ssim(a, b):
-    """SSIM (Wang et al. 2004) of two Y images: 11×11 Gaussian window σ 1.5, K1 0.01, K2 0.03, L 255, valid
-    region only, the mean of the SSIM map (the reference MATLAB implementation)."""
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    g = np.exp(-((np.arange(11) - 5) ** 2) / (2 * 1.5 ** 2))
-    window = torch.from_numpy(np.outer(g, g) / np.outer(g, g).sum()).view(1, 1, 11, 11)
-    x = torch.from_numpy(a).view(1, 1, *a.shape)
-    y = torch.from_numpy(b).view(1, 1, *b.shape)
-    mu_x, mu_y = F.conv2d(x, window), F.conv2d(y, window)
-    var_x = F.conv2d(x * x, window) - mu_x ** 2
-    var_y = F.conv2d(y * y, window) - mu_y ** 2
-    cov = F.conv2d(x * y, window) - mu_x * mu_y
-    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
-    return float(ssim_map.mean())
-
-
-def scores(sr, hr, scale):
-    """(PSNR, SSIM) on Y with `scale` pixels cropped from every border (the papers' protocol)."""
-    y_sr, y_hr = rgb_to_y(sr)[scale:-scale, scale:-scale], rgb_to_y(hr)[scale:-scale, scale:-scale]
-    return psnr(y_sr, y_hr), ssim(y_sr, y_hr)
-
-
-def eval_images(folder):
-    """The HR evaluation images of `--eval_dir`, or a one-line error."""
-    return image_files(folder, "the HR images of --eval_dir (e.g. Set5, Set14)")
-
-
-def hr_and_lr(file, scale):
-    """An HR evaluation image cropped to a multiple of `scale`, and its bicubic LR: uint8 (H, W, 3) each."""
-    hr = read_image(file, 3)
-    hr = hr[:(hr.shape[0] // scale) * scale, :(hr.shape[1] // scale) * scale]
-    return hr, downscale(hr, scale)
-
-
 @torch.no_grad()
 def super_resolve(G, image, device):
     """uint8 (h, w, 3) → G's output as uint8 (h·scale, w·scale, 3)."""
     return to_uint8(G(to_tensor(image).unsqueeze(0).to(device)).float()[0])
-
-
-@torch.no_grad()
-def evaluate(G, files, scale, device):
-    """Mean PSNR/SSIM of G and of bicubic over the HR images `files` (each cropped to a multiple of `scale`)."""
-    totals = {"bicubic": [0.0, 0.0], "model": [0.0, 0.0]}
-    for f in files:
-        hr, lr = hr_and_lr(f, scale)
-        sr = super_resolve(G, lr, device)
-        for name, out in (("bicubic", upscale(lr, scale)), ("model", sr)):
-            p, s = scores(out, hr, scale)
-            totals[name][0] += p
-            totals[name][1] += s
-    return {f"{name}_{metric}": total[i] / len(files) for name, total in totals.items()
-            for i, metric in enumerate(("PSNR", "SSIM"))}
-
-
-@torch.no_grad()
-def comparison_crops(models, files, scale, size, device, out):
-    """A grid for the eye (the papers' figures): one row per HR image of `files`, its centre `size`×`size` crop as
-    bicubic | each of `models` (a list of G) | HR, all from the same LR image (the whole image downscaled, so the
-    crop has no borders of its own); written to `out` (PNG) with a 4-pixel white gap."""
-    rows = []
-    for f in files:
-        hr, lr = hr_and_lr(f, scale)
-        h, w = hr.shape[:2]
-        outs = [upscale(lr, scale)] + [super_resolve(G, lr, device) for G in models]
-        top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
-        rows.append([image[top:top + size, left:left + size] for image in outs + [hr]])
-    gap, side = 4, min(size, *(r[0].shape[0] for r in rows), *(r[0].shape[1] for r in rows))
-    grid = np.full((len(rows) * (side + gap) - gap, len(rows[0]) * (side + gap) - gap, 3), 255, np.uint8)
-    for i, row in enumerate(rows):
-        for j, crop in enumerate(row):
-            grid[i * (side + gap):i * (side + gap) + side, j * (side + gap):j * (side + gap) + side] = \
-                crop[:side, :side]
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(out)
-    return grid
-
-
-def score_table(result, n_images, scale):
-    return (f"| ×{scale}, {n_images} images, Y channel | PSNR (dB) | SSIM |\n|---|---|---|\n"
-            f"| bicubic | {result['bicubic_PSNR']:.2f} | {result['bicubic_SSIM']:.4f} |\n"
-            f"| model | {result['model_PSNR']:.2f} | {result['model_SSIM']:.4f} |")
 
 
 # ----------------------------------------------------------------------------------------------- VGG19 features
@@ -166,24 +76,20 @@ class VGGFeatures(nn.Module):
 
 
 def vgg19_state_dict(weights_path):
-    """VGG19 ImageNet weights: the given file, else torchvision's (from its cache, or downloaded)."""
-    if weights_path is not None:
-        path = Path(weights_path)
-        if not path.is_file():
-            raise UserError(f"--vgg_weights {path} does not exist; pass a torchvision vgg19 state_dict file")
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:
-            raise UserError(f"--vgg_weights {path} cannot be read as a state_dict ({type(e).__name__})") from None
+    """VGG19 ImageNet weights: the given file, else torchvision's (from torch's hub cache, or downloaded there),
+    read as data and checked by common/weights.py; torchvision's own loader is not used, since it unpickles the
+    cached file in full. A user's file is checked against the SHA-256 prefix in its name when it has torchvision's
+    name (other names may hold any hex, such as a date)."""
     from torchvision.models import VGG19_Weights
 
-    try:
-        return VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
-    except Exception as e:
-        reason = str(e).strip().splitlines()[-1][:100] if str(e).strip() else type(e).__name__
-        raise UserError("the GAN phase needs VGG19 ImageNet weights for its perceptual loss and they could not be "
-                        f"downloaded ({reason}); download vgg19-dcbb9e9d.pth from download.pytorch.org/models/ and "
-                        "pass --vgg_weights PATH (or put it in torchvision's cache)") from None
+    url = VGG19_Weights.IMAGENET1K_V1.url
+    if weights_path is not None:
+        return load_state_dict_file(weights_path, "a VGG19 state_dict", expect_key=VGG19_KEY, flag="--vgg_weights",
+                                    fix=f"pass torchvision's {Path(url).name} or its features.* alone",
+                                    hashed=Path(weights_path).name == Path(url).name)
+    offline = (f"fetch {Path(url).name} from {url} on a machine with network and put it there, or pass "
+               "--vgg_weights PATH")
+    return cached_weights(url, "VGG19's ImageNet weights (the GAN phase's perceptual loss)", offline, VGG19_KEY)
 
 
 def load_vgg_features(features, state, weights_path):
@@ -198,7 +104,7 @@ def load_vgg_features(features, state, weights_path):
                    if k in own and shape[k] != want]
                 + [f"features.{k} is not in VGG19" for k in own if k not in expected])
     if problems:  # load_state_dict would raise a traceback for any of these
-        raise UserError(f"--vgg_weights {weights_path or '(torchvision cache)'} is not a VGG19 state_dict "
+        raise UserError(f"--vgg_weights {weights_path or '(torch hub cache)'} is not a VGG19 state_dict "
                         f"({problems[0]}); pass torchvision's vgg19-dcbb9e9d.pth")
     features.load_state_dict(own)
 
@@ -221,9 +127,13 @@ class LiteFeatures(nn.Module):
 
     def __init__(self):
         super().__init__()
-        from efficientnet_lite_pytorch import EfficientNet
+        try:  # the scoring packages' (requirements.txt, evaluation/): a copied-out folder may not have them
+            from efficientnet_lite_pytorch import EfficientNet
 
-        from common.feature_nets import efficientnet_lite0_weights, load_weights
+            from evaluation.feature_nets import efficientnet_lite0_weights, load_weights
+        except ImportError as e:
+            raise UserError(f"--perceptual efficientnet-lite0 needs {e.name or e}: pip install -r requirements.txt, "
+                            "with evaluation/ beside common/; or use --perceptual vgg19") from None
 
         with torch.random.fork_rng(devices=[]):  # its constructor initialises layers the weights then replace
             net = EfficientNet.from_name("efficientnet-lite0")
@@ -352,16 +262,3 @@ def upscale_files(G, images, out, device):
         Image.fromarray(super_resolve(G, image, device)).save(Path(out) / f"{Path(path).stem}.png")
     print(f"upscaled {len(images)} image(s) into {out}/")
 
-
-def evaluate_after_epoch(G, eval_files, args, run, epoch, **scalars):
-    """Every --eval_every epochs and after the last (complete epochs only): score G on --eval_dir against bicubic,
-    log `eval_<method>_<metric>` (plus `scalars`) and print the table. G runs in eval mode (BatchNorm statistics)."""
-    last = epoch + 1 == args.epochs
-    if not eval_files or not run.epoch_finished() or ((epoch + 1) % args.eval_every and not last):
-        return
-    was_training = G.training
-    G.eval()
-    result = evaluate(G, eval_files, args.scale, run.device)
-    G.train(was_training)
-    run.log(**{f"eval_{k}": v for k, v in result.items()}, **scalars)
-    print(f"epoch {epoch + 1}:\n" + score_table(result, len(eval_files), args.scale), flush=True)

@@ -12,12 +12,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import torch
+import torch.nn.functional as F
 
-from common.run import main_guard  # noqa: E402
-from common.sampling import input_images, load_net, to_tensor, translate_parser, write_image  # noqa: E402
-from model import ResnetGenerator  # noqa: E402
+from common.run import main_guard
+from common.sampling import input_images, load_net, to_tensor, translate_parser, write_image
+from model import ResnetGenerator
 
 
 def build(cfg):

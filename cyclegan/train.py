@@ -18,16 +18,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder stays first for model.py)
 
-import torch  # noqa: E402
+import torch
 
-from common.errors import UserError  # noqa: E402
-from common.evaluation import TranslationEvaluation, add_eval_args  # noqa: E402
-from common.flags import (ArgumentParser, add_run_args, non_negative_int, positive_float, positive_int,  # noqa: E402
+from common.distributed import average_gradients
+from common.errors import UserError
+from common.flags import (ArgumentParser, add_eval_args, add_run_args, non_negative_int, positive_float, positive_int,
                           unit_float)
-from common.run import Run, main_guard  # noqa: E402
-from dataset import DATASETS, make_datasets  # noqa: E402
-from model import PatchDiscriminator, ResnetGenerator, default_blocks, init_weights  # noqa: E402
-from utils import (ImagePool, cycle_loss, d_loss, evaluate, g_adv_loss, identity_loss, lr_factor,  # noqa: E402
+from common.run import Run, main_guard
+from dataset import DATASETS, make_datasets
+from model import PatchDiscriminator, ResnetGenerator, default_blocks, init_weights
+from utils import (ImagePool, cycle_loss, d_loss, evaluate, g_adv_loss, identity_loss, lr_factor,
                    save_samples, test_translations)
 
 
@@ -74,6 +74,7 @@ def check_args(args):
 
 
 def train_one_epoch(nets, opt_G, opt_D, pools, run, args):
+    scaler = run.scaler  # --amp fp16 scales the losses against underflow; otherwise its calls pass straight through
     G, F, D_X, D_Y = nets["G"], nets["F"], nets["D_X"], nets["D_Y"]
 
     def g_step(x, y):  # x: (B, 3, 256, 256) from X, y: (B, 3, 256, 256) from Y, in [-1, 1]
@@ -90,7 +91,10 @@ def train_one_epoch(nets, opt_G, opt_D, pools, run, args):
             if args.lambda_id > 0:
                 loss_id = identity_loss(G(y).float(), y) + identity_loss(F(x).float(), x)
                 loss_G = loss_G + args.lambda_id * args.lambda_cyc * loss_id
-        run.update(opt_G, loss_G)
+        opt_G.zero_grad(set_to_none=True)
+        scaler.scale(loss_G).backward()
+        average_gradients(opt_G)  # torchrun: the mean of every process's gradients (nothing in one process)
+        scaler.step(opt_G)
         D_X.requires_grad_(True)
         D_Y.requires_grad_(True)
         return dict(loss_G=loss_G, loss_G_adv=loss_G_adv, loss_F_adv=loss_F_adv, loss_cyc_X=loss_cyc_X,
@@ -101,7 +105,10 @@ def train_one_epoch(nets, opt_G, opt_D, pools, run, args):
         with run.autocast():
             loss_D_Y = d_loss(D_Y(y), D_Y(seen_fake_y))
             loss_D_X = d_loss(D_X(x), D_X(seen_fake_x))
-        run.update(opt_D, loss_D_Y + loss_D_X)  # one Adam over both: their parameters are disjoint
+        opt_D.zero_grad(set_to_none=True)
+        scaler.scale(loss_D_Y + loss_D_X).backward()  # one Adam over both: their parameters are disjoint
+        average_gradients(opt_D)
+        scaler.step(opt_D)
         return dict(loss_D_Y=loss_D_Y, loss_D_X=loss_D_X)
 
     # --cuda_graphs: two recordings, replayed (batch 1 is launch-bound); the pools' draws stay on the host
@@ -110,6 +117,7 @@ def train_one_epoch(nets, opt_G, opt_D, pools, run, args):
         x, y = x.to(run.device, non_blocking=True), y.to(run.device, non_blocking=True)
         g_scalars, fake_y, fake_x = g_step(x, y)
         d_scalars = d_step(x, y, pools["Y"].query(fake_y), pools["X"].query(fake_x))
+        scaler.update()  # once per step, after every optimizer stepped
         run.step_done(**g_scalars, **d_scalars)
 
 
@@ -137,6 +145,7 @@ def main(argv=None):
     run.restore()
 
     if args.eval_every:  # FID (or KID) of G(test X) vs test Y and F(test Y) vs test X every N epochs, best.pt kept
+        from evaluation.scoring import TranslationEvaluation  # the scoring modules load only when asked for
         if not test_sets:
             raise UserError("--eval_every scores the translated test images, but there are none: add testA/ and "
                             "testB/ beside trainA/ and trainB/")

@@ -4,7 +4,6 @@ import torch
 import torch.nn.functional as F
 
 from common import distributed
-from common.metrics import to_uint8
 
 
 def d_loss(real_logits, fake_logits):
@@ -97,6 +96,8 @@ def evaluate(G, F_, test_x, test_y, device):
 def test_translations(G, F_, test_x, test_y, device):
     """{"XtoY": (G(x) batches, y batches), "YtoX": (F(y) batches, x batches)} as uint8 for FID/KID: each
     direction's translated test images against the real test images of the domain it maps into."""
+    from evaluation.metrics import to_uint8  # scoring only: loaded when asked for
+
     out = {}
     for name, data, net, target in (("XtoY", test_x, G, test_y), ("YtoX", test_y, F_, test_x)):
         fakes = [to_uint8(net(x.to(device))) for x in torch.utils.data.DataLoader(data, batch_size=1)]

@@ -12,16 +12,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder stays first for model.py)
 
-import torch  # noqa: E402
+import torch
 
-from common.evaluation import SampleEvaluation, add_eval_args  # noqa: E402
-from common.flags import (ArgumentParser, add_data_args, add_run_args, positive_float, positive_int,  # noqa: E402
+from common.distributed import average_gradients
+from common.flags import (ArgumentParser, add_data_args, add_eval_args, add_run_args, positive_float, positive_int,
                           unit_float)
-from common.run import Run, main_guard  # noqa: E402
-from dataset import make_dataset  # noqa: E402
-from model import Discriminator, Generator, init_weights  # noqa: E402
-from sample import draw  # noqa: E402
-from utils import d_loss, g_loss, save_samples  # noqa: E402
+from common.run import Run, main_guard
+from dataset import make_dataset
+from model import Discriminator, Generator, init_weights
+from sample import draw
+from utils import d_loss, g_loss, save_samples
 
 IMG_SIZE = 64  # the paper's resolution; the layer stack in model.py is built for it
 
@@ -43,6 +43,8 @@ def parse_args(argv=None):
 
 
 def train_one_epoch(G, D, opt_G, opt_D, run, args):
+    scaler = run.scaler  # --amp fp16 scales the losses against underflow; otherwise its calls pass straight through
+
     def step(real):  # real: (B, C, 64, 64) in [-1, 1]
         z = run.randn(real.shape[0], args.z_dim, 1, 1)  # (B, 100, 1, 1)
 
@@ -51,18 +53,26 @@ def train_one_epoch(G, D, opt_G, opt_D, run, args):
             fake = G(z)  # (B, C, 64, 64)
             real_logits, fake_logits = D(real), D(fake.detach())  # detach: this step trains D only
             loss_D = d_loss(real_logits, fake_logits)
-        run.update(opt_D, loss_D)
+        opt_D.zero_grad(set_to_none=True)
+        scaler.scale(loss_D).backward()
+        average_gradients(opt_D)  # torchrun: the mean of every process's gradients (nothing in one process)
+        scaler.step(opt_D)
 
         # (2) Update G: maximize log D(G(z))  (the non-saturating form)
         with run.autocast():
             loss_G = g_loss(D(fake))
-        run.update(opt_G, loss_G)
+        opt_G.zero_grad(set_to_none=True)
+        scaler.scale(loss_G).backward()
+        average_gradients(opt_G)
+        scaler.step(opt_G)
         return dict(loss_D=loss_D, loss_G=loss_G,
                     D_x=torch.sigmoid(real_logits).mean(), D_G_z=torch.sigmoid(fake_logits).mean())
 
-    step = run.graphed(step, opt_D, opt_G)  # --cuda_graphs: recorded once, replayed (likely host-bound: README.md)
+    step = run.graphed(step, opt_D, opt_G)  # --cuda_graphs: the step recorded once, then replayed
     for real, _ in run.batches():
-        run.step_done(**step(real.to(run.device, non_blocking=True)))
+        scalars = step(real.to(run.device, non_blocking=True))
+        scaler.update()  # once per step, after both optimizers stepped
+        run.step_done(**scalars)
 
 
 def main(argv=None):
@@ -84,7 +94,8 @@ def main(argv=None):
     run.track(nets={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D})
     run.summary(dataset.source.name, len(dataset))
     run.restore()
-    if args.eval_every:  # FID (or KID) every N epochs, best.pt kept (common/evaluation.py)
+    if args.eval_every:  # FID (or KID) every N epochs, best.pt kept
+        from evaluation.scoring import SampleEvaluation  # the scoring modules load only when asked for
         run.evaluate_with(SampleEvaluation(args, run.device, [G], lambda n, g: draw(G, vars(args), n, g),
                                            dataset.source))
 

@@ -12,13 +12,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))
 
-from common.checkpoint import load_checkpoint, load_state  # noqa: E402
-from common.errors import UserError  # noqa: E402
-from common.run import main_guard  # noqa: E402
-from common.sampling import input_images, load_net  # noqa: E402
-from common.super_resolution import sr_parser, upscale_files  # noqa: E402
-from model import RRDBNet  # noqa: E402
-from utils import interpolate_state  # noqa: E402
+from common.checkpoint import load_checkpoint, load_state
+from common.errors import UserError
+from common.run import main_guard
+from common.sampling import input_images, load_net
+from common.super_resolution import sr_parser, upscale_files
+from model import RRDBNet
+from utils import interpolate_state
 
 
 def unit_interval(text):

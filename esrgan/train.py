@@ -15,15 +15,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder stays first for model.py)
 
-import torch  # noqa: E402
+import torch
 
-from common.flags import ArgumentParser, add_run_args, positive_float, positive_int, unit_float  # noqa: E402
-from common.run import Run, main_guard  # noqa: E402
-from common.super_resolution import (epochs_for, eval_images, evaluate_after_epoch, load_pretrained,  # noqa: E402
+from common.distributed import average_gradients
+from common.flags import ArgumentParser, add_run_args, positive_float, positive_int, unit_float
+from common.run import Run, main_guard
+from common.super_resolution import (epochs_for, load_pretrained,
                                      make_perceptual, phase_paths)
-from dataset import make_dataset  # noqa: E402
-from model import Discriminator, RRDBNet  # noqa: E402
-from utils import d_loss_ra, g_loss_ra, l1_loss, lr_factor, perceptual_loss, save_samples  # noqa: E402
+from dataset import make_dataset
+from model import Discriminator, RRDBNet
+from utils import d_loss_ra, g_loss_ra, l1_loss, lr_factor, perceptual_loss, save_samples
 
 CONV54_BEFORE_RELU = 34  # torchvision vgg19.features index of conv5_4 itself: features before activation
 MILESTONES = {"psnr": (200_000, 400_000, 600_000, 800_000), "gan": (50_000, 100_000, 200_000, 300_000)}
@@ -47,8 +48,8 @@ def parse_args(argv=None):
     p.add_argument("--adv_weight", type=positive_float, default=5e-3, help="λ of L_G^Ra; paper: 5e-3")
     p.add_argument("--l1_weight", type=positive_float, default=1e-2, help="η of the L1 term; paper: 1e-2")
     p.add_argument("--perceptual", default="vgg19", choices=["vgg19", "efficientnet-lite0"],
-                   help="the perceptual loss's feature network: vgg19 (the paper's) or efficientnet-lite0 (ImageNet weights "
-                        "that install offline; not the paper's loss)")
+                   help="the perceptual loss's feature network: vgg19 (the paper's) or efficientnet-lite0 "
+                        "(ImageNet weights that install offline; not the paper's loss)")
     p.add_argument("--vgg_weights", default=None,
                    help="VGG19 state_dict for the perceptual loss (default: torchvision's); none = untrained (tests)")
     p.add_argument("--pretrained", default=None, help="gan phase: the PSNR checkpoint to start from "
@@ -67,10 +68,15 @@ def parse_args(argv=None):
 
 
 def train_one_epoch(G, D, vgg, opt_G, opt_D, run, args):
+    scaler = run.scaler  # --amp fp16 scales the losses against underflow; otherwise its calls pass straight through
+
     def psnr_step(lr_img, hr):  # PSNR-oriented RRDBNet: minimize L1
         with run.autocast():
             loss_G = l1_loss(G(lr_img).float(), hr)
-        run.update(opt_G, loss_G)
+        opt_G.zero_grad(set_to_none=True)
+        scaler.scale(loss_G).backward()
+        average_gradients(opt_G)  # torchrun: the mean of every process's gradients (nothing in one process)
+        scaler.step(opt_G)
         return dict(loss_G_L1=loss_G)
 
     def gan_step(lr_img, hr):  # lr_img: (B, 3, 32, 32), hr: (B, 3, 128, 128), in [0, 1]
@@ -79,7 +85,10 @@ def train_one_epoch(G, D, vgg, opt_G, opt_D, run, args):
             sr = G(lr_img)  # (B, 3, 128, 128)
             real_scores, fake_scores = D(hr).float(), D(sr.detach()).float()
             loss_D = d_loss_ra(real_scores, fake_scores)
-        run.update(opt_D, loss_D)
+        opt_D.zero_grad(set_to_none=True)
+        scaler.scale(loss_D).backward()
+        average_gradients(opt_D)
+        scaler.step(opt_D)
 
         # (2) Update G: L_percep + λ L_G^Ra + η L1; the real images scored again by the updated D, detached (the
         # official code's G step sees the current D on both sides of the relativistic loss)
@@ -91,13 +100,18 @@ def train_one_epoch(G, D, vgg, opt_G, opt_D, run, args):
             loss_adv = g_loss_ra(real_scores_now, D(sr).float())
             loss_l1 = l1_loss(sr.float(), hr)
             loss_G = loss_percep + args.adv_weight * loss_adv + args.l1_weight * loss_l1
-        run.update(opt_G, loss_G)
+        opt_G.zero_grad(set_to_none=True)
+        scaler.scale(loss_G).backward()
+        average_gradients(opt_G)
+        scaler.step(opt_G)
         return dict(loss_D=loss_D, loss_G=loss_G, loss_percep=loss_percep, loss_adv=loss_adv, loss_l1=loss_l1)
 
     # --cuda_graphs: recorded once, replayed (the step is launch-bound at batch 16 on small crops)
     step = run.graphed(psnr_step, opt_G) if args.phase == "psnr" else run.graphed(gan_step, opt_D, opt_G)
     for lr_img, hr in run.batches():
-        run.step_done(**step(lr_img.to(run.device, non_blocking=True), hr.to(run.device, non_blocking=True)))
+        scalars = step(lr_img.to(run.device, non_blocking=True), hr.to(run.device, non_blocking=True))
+        scaler.update()  # once per step, after every optimizer stepped
+        run.step_done(**scalars)
 
 
 def main(argv=None):
@@ -108,7 +122,10 @@ def main(argv=None):
     with run.main_first():  # torchrun: one download, not one per process
         dataset = make_dataset(args)
     epochs_for(args, len(dataset))
-    eval_files = eval_images(args.eval_dir) if args.eval_dir else None
+    eval_files = None
+    if args.eval_dir:  # PSNR/SSIM against bicubic every --eval_every epochs; the scoring code loads only then
+        from evaluation.super_resolution import eval_images, evaluate_after_epoch
+        eval_files = eval_images(args.eval_dir)
 
     G = RRDBNet(args.n_blocks, args.nf, args.gc, args.scale).to(run.device)
     betas = (args.beta1, 0.999)
@@ -132,7 +149,8 @@ def main(argv=None):
         run.set_lr(args.lr * factor)
         train_one_epoch(G, D, vgg, opt_G, opt_D, run, args)
         save_samples(G, *fixed, run, f"epoch_{epoch + 1:04d}")
-        evaluate_after_epoch(G, eval_files, args, run, epoch, lr=args.lr * factor)
+        if eval_files:
+            evaluate_after_epoch(G, eval_files, args, run, epoch, lr=args.lr * factor)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder stays first for model.py)
 
-import torch  # noqa: E402
+import torch
 
-from common.evaluation import SampleEvaluation, add_eval_args  # noqa: E402
-from common.flags import (ArgumentParser, add_data_args, add_run_args, positive_float, positive_int,  # noqa: E402
+from common.distributed import average_gradients
+from common.flags import (ArgumentParser, add_data_args, add_eval_args, add_run_args, positive_float, positive_int,
                           unit_float)
-from common.run import Run, main_guard  # noqa: E402
-from dataset import make_dataset  # noqa: E402
-from model import DiscriminatorQ, Generator  # noqa: E402
-from sample import draw  # noqa: E402
-from utils import (d_loss, figure_latents, g_loss, info_loss, mutual_information_bound, sample_latent,  # noqa: E402
+from common.run import Run, main_guard
+from dataset import make_dataset
+from model import DiscriminatorQ, Generator
+from sample import draw
+from utils import (d_loss, figure_latents, g_loss, info_loss, mutual_information_bound, sample_latent,
                    save_samples)
 
 IMG_SIZE = 28  # the paper's MNIST networks are built for 28×28
@@ -51,6 +51,7 @@ def parse_args(argv=None):
 
 
 def train_one_epoch(G, DQ, opt_G, opt_D, run, args):
+    scaler = run.scaler  # --amp fp16 scales the losses against underflow; otherwise its calls pass straight through
     cfg = vars(args)
     for real, _ in run.batches():
         real = real.to(run.device, non_blocking=True)  # (B, 1, 28, 28) in [-1, 1]
@@ -64,7 +65,10 @@ def train_one_epoch(G, DQ, opt_G, opt_D, run, args):
             fake_logits, q = DQ(fake.detach())
             cat_nll, cont_nll = info_loss(tuple(t if t is None else t.float() for t in q), cat, cont)
             loss_D = d_loss(real_logits.float(), fake_logits.float()) + args.lambda_info * (cat_nll + cont_nll)
-        run.update(opt_D, loss_D)
+        opt_D.zero_grad(set_to_none=True)
+        scaler.scale(loss_D).backward()
+        average_gradients(opt_D)  # torchrun: the mean of every process's gradients (nothing in one process)
+        scaler.step(opt_D)
 
         # (2) Update G: maximize log D(G(z, c)) + λ L_I(G, Q) on fresh latents (the official code samples z and c
         # again for its G step)
@@ -73,8 +77,12 @@ def train_one_epoch(G, DQ, opt_G, opt_D, run, args):
             logits, q = DQ(G(latent))
             cat_nll_G, cont_nll_G = info_loss(tuple(t if t is None else t.float() for t in q), cat, cont)
             loss_G = g_loss(logits.float()) + args.lambda_info * (cat_nll_G + cont_nll_G)
-        run.update(opt_G, loss_G)
+        opt_G.zero_grad(set_to_none=True)
+        scaler.scale(loss_G).backward()
+        average_gradients(opt_G)
+        scaler.step(opt_G)
 
+        scaler.update()  # once per step, after every optimizer stepped
         run.step_done(loss_D=loss_D, loss_G=loss_G, loss_info_cat=cat_nll, loss_info_cont=cont_nll,
                       L_I=mutual_information_bound(cat_nll, cont_nll, cfg),
                       D_x=torch.sigmoid(real_logits).mean(), D_G_z=torch.sigmoid(fake_logits).mean())
@@ -97,7 +105,8 @@ def main(argv=None):
     run.track(nets={"G": G, "DQ": DQ}, optimizers={"G": opt_G, "DQ": opt_D})
     run.summary(dataset.source.name, len(dataset))
     run.restore()
-    if args.eval_every:  # FID (or KID) every N epochs, best.pt kept (common/evaluation.py)
+    if args.eval_every:  # FID (or KID) every N epochs, best.pt kept (evaluation/scoring.py)
+        from evaluation.scoring import SampleEvaluation  # the scoring modules load only when asked for
         run.evaluate_with(SampleEvaluation(args, run.device, [G], lambda n, g: draw(G, vars(args), n, g),
                                            dataset.source))
 

@@ -34,7 +34,7 @@ def g_loss(fake_logits):
 
 
 def info_loss(q, cat, cont):
-    """−L_I without its constant: the negative log-likelihood of the codes G was given under Q's prediction,
+    """−L_I without its constant: the negative log-likelihood of the codes fed to G under Q's prediction,
     E[−log Q(c1|x)] + E[−log Q(c2, c3|x)] (Lemma 5.1: L_I = E log Q(c|x) + H(c) ≤ I(c; G(z, c)), and H(c) is
     fixed by the prior). Categorical: cross-entropy. Continuous: the Gaussian log-likelihood with Q's mean and σ
     (fixed at 1, or Q's log-σ), summed over the codes and averaged over the batch, as the official code."""

@@ -13,7 +13,7 @@ ReLU in the decoder, Tanh out. The encoder convolutions and every conv followed 
 the official PyTorch code, which gives its parameter counts: 54,413,955 (G, "54.414 M") and 2,768,705 (D, 2.769 M).
 
 Differences from the paper: none in the default 256×256 configuration. The dropout sits in the first three decoder
-blocks as the paper and its Torch code have it (the PyTorch port moved it one block outwards; same parameters).
+blocks as the paper and its Torch code have it (the PyTorch port puts it one block further out; same parameters).
 `num_downs` (= log2 of the image side)
 makes the same U-Net for smaller images (the official code's unet_128 is num_downs 7); with fewer than 8 levels
 there are fewer than three dropout blocks (num_downs − 5 of them), since the three sit next to the bottleneck.

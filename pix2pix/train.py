@@ -14,16 +14,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder stays first for model.py)
 
-import torch  # noqa: E402
+import torch
 
-from common.errors import UserError  # noqa: E402
-from common.evaluation import TranslationEvaluation, add_eval_args  # noqa: E402
-from common.flags import (ArgumentParser, add_run_args, non_negative_int, positive_float, positive_int,  # noqa: E402
+from common.distributed import average_gradients
+from common.errors import UserError
+from common.flags import (ArgumentParser, add_eval_args, add_run_args, non_negative_int, positive_float, positive_int,
                           unit_float)
-from common.run import Run, main_guard  # noqa: E402
-from dataset import DATASETS, make_datasets  # noqa: E402
-from model import PatchDiscriminator, UNetGenerator, init_weights  # noqa: E402
-from utils import d_loss, evaluate, g_adv_loss, l1_loss, lr_factor, save_samples, test_translations  # noqa: E402
+from common.run import Run, main_guard
+from dataset import DATASETS, make_datasets
+from model import PatchDiscriminator, UNetGenerator, init_weights
+from utils import d_loss, evaluate, g_adv_loss, l1_loss, lr_factor, save_samples, test_translations
 
 
 def parse_args(argv=None):
@@ -69,26 +69,36 @@ def check_sizes(args):
 
 
 def train_one_epoch(G, D, opt_G, opt_D, run, args):
+    scaler = run.scaler  # --amp fp16 scales the losses against underflow; otherwise its calls pass straight through
+
     def step(x, y):  # x: (B, 3, 256, 256) input, y: (B, 3, 256, 256) ground truth, in [-1, 1]
         # (1) Update D: maximize log D(x, y) + log(1 − D(x, G(x))), divided by 2
         with run.autocast():
             fake = G(x)  # (B, 3, 256, 256)
             real_logits, fake_logits = D(x, y), D(x, fake.detach())  # (B, 1, 30, 30) each; detach: D step only
             loss_D = d_loss(real_logits, fake_logits)
-        run.update(opt_D, loss_D)
+        opt_D.zero_grad(set_to_none=True)
+        scaler.scale(loss_D).backward()
+        average_gradients(opt_D)  # torchrun: the mean of every process's gradients (nothing in one process)
+        scaler.step(opt_D)
 
         # (2) Update G: maximize log D(x, G(x)) and minimize λ‖y − G(x)‖₁
         with run.autocast():
             loss_G_GAN = g_adv_loss(D(x, fake))
             loss_G_L1 = l1_loss(fake.float(), y)
             loss_G = loss_G_GAN + args.lambda_L1 * loss_G_L1
-        run.update(opt_G, loss_G)
+        opt_G.zero_grad(set_to_none=True)
+        scaler.scale(loss_G).backward()
+        average_gradients(opt_G)
+        scaler.step(opt_G)
         return dict(loss_D=loss_D, loss_G=loss_G, loss_G_GAN=loss_G_GAN, loss_G_L1=loss_G_L1,
                     D_real=torch.sigmoid(real_logits).mean(), D_fake=torch.sigmoid(fake_logits).mean())
 
     step = run.graphed(step, opt_D, opt_G)  # --cuda_graphs: recorded once, replayed (batch 1 is launch-bound)
     for source, target in run.batches():
-        run.step_done(**step(source.to(run.device, non_blocking=True), target.to(run.device, non_blocking=True)))
+        scalars = step(source.to(run.device, non_blocking=True), target.to(run.device, non_blocking=True))
+        scaler.update()  # once per step, after every optimizer stepped
+        run.step_done(**scalars)
 
 
 def main(argv=None):
@@ -117,6 +127,7 @@ def main(argv=None):
     eval_loader = (torch.utils.data.DataLoader(eval_set, batch_size=1, num_workers=args.num_workers)
                    if eval_set else None)  # batch 1: BatchNorm on each test image's own statistics (the paper)
     if args.eval_every:  # FID (or KID) of G(test inputs) against the test targets every N epochs, best.pt kept
+        from evaluation.scoring import TranslationEvaluation  # the scoring modules load only when asked for
         if eval_loader is None:
             raise UserError("--eval_every scores the translated test pairs, but there are none: pass --eval_dir")
         run.evaluate_with(TranslationEvaluation(args, run.device, [G], lambda: test_translations(

@@ -5,8 +5,6 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
-from common.metrics import to_uint8
-
 
 def d_loss(real_logits, fake_logits):
     """L_D = ½ [BCE(D(x, y), 1) + BCE(D(x, G(x)), 0)], averaged over the 30×30 patches.
@@ -75,6 +73,8 @@ def evaluate(G, loader, device):
 def test_translations(G, loader, device, direction):
     """{direction: (G(x) batches, y batches)} as uint8 for FID/KID: the translated test inputs against the real
     test targets (evaluate.py and --eval_every)."""
+    from evaluation.metrics import to_uint8  # scoring only: loaded when asked for
+
     pairs = translate_all(G, loader, device)
     return {direction: ([to_uint8(fake) for fake, _ in pairs], [to_uint8(target) for _, target in pairs])}
 

@@ -1,5 +1,5 @@
 """Generate images with a trained ProGAN: the EMA generator at the resolution (and fade-in alpha) where training
-stands, or at an earlier resolution with --resolution.
+stands, or at a lower resolution with --resolution.
 
     python progan/sample.py                          # 64 images from progan/checkpoints/last.pt → samples.png
     python progan/sample.py --num 1000 --out fakes/  # one PNG per image (e.g. for FID)
@@ -11,15 +11,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))
 
-import torch  # noqa: E402
+import torch
 
-from common.checkpoint import load_checkpoint  # noqa: E402
-from common.errors import UserError  # noqa: E402
-from common.flags import positive_int  # noqa: E402
-from common.run import main_guard, pick_device  # noqa: E402
-from common.sampling import net_from_checkpoint, noise, sample_parser, write_images  # noqa: E402
-from model import Generator  # noqa: E402
-from utils import batch_size_at, parse_batch_sizes, phases  # noqa: E402
+from common.checkpoint import load_checkpoint
+from common.errors import UserError
+from common.flags import positive_int
+from common.run import main_guard, pick_device
+from common.sampling import net_from_checkpoint, noise, sample_parser, write_images
+from model import Generator
+from utils import batch_size_at, parse_batch_sizes, phases
 
 
 def build(cfg):
@@ -50,7 +50,7 @@ def where_training_stands(ck):
 def main(argv=None):
     p = sample_parser(__doc__.split("\n\n")[0], HERE)
     p.add_argument("--resolution", type=positive_int, default=None,
-                   help="draw at this (earlier, fully faded-in) resolution instead")
+                   help="draw at this (lower, fully faded-in) resolution instead")
     args = p.parse_args(argv)
     device = pick_device(args.device)
     ck = load_checkpoint(args.checkpoint, "progan")

@@ -17,19 +17,18 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder stays first for model.py)
 
-import torch  # noqa: E402
+import torch
 
-from common.distributed import local_batch  # noqa: E402
-from common.errors import UserError  # noqa: E402
-from common.evaluation import SampleEvaluation, add_eval_args  # noqa: E402
-from common.flags import (ArgumentParser, add_data_args, add_run_args, positive_float, positive_int,  # noqa: E402
+from common.distributed import average_gradients, local_batch
+from common.errors import UserError
+from common.flags import (ArgumentParser, add_data_args, add_eval_args, add_run_args, positive_float, positive_int,
                           unit_float)
-from common.gradient_penalty import gradient_penalty  # noqa: E402
-from common.run import Run, main_guard  # noqa: E402
-from dataset import Repeated, make_dataset  # noqa: E402
-from model import Discriminator, Generator  # noqa: E402
-from sample import draw  # noqa: E402
-from utils import (batch_size_at, critic_loss, ema_update, generator_loss, make_ema, parse_batch_sizes,  # noqa: E402
+from common.gradient_penalty import gradient_penalty
+from common.run import Run, main_guard
+from dataset import Repeated, make_dataset
+from model import Discriminator, Generator
+from sample import draw
+from utils import (batch_size_at, critic_loss, ema_update, generator_loss, make_ema, parse_batch_sizes,
                    phases, real_at, save_samples)
 
 
@@ -69,6 +68,7 @@ def check_args(args):
 
 
 def train_one_epoch(G, D, G_ema, opt_G, opt_D, run, args, level, fading, max_level):
+    scaler = run.scaler  # --amp fp16 scales the losses against underflow; otherwise its calls pass straight through
     for real, _ in run.batches():
         alpha = run.batch_in_epoch / run.n_batches if fading else 1.0  # 0 → 1 over a fade-in phase
         real = real_at(real.to(run.device, non_blocking=True), level, alpha, max_level)  # (B, C, R, R)
@@ -81,16 +81,23 @@ def train_one_epoch(G, D, G_ema, opt_G, opt_D, run, args, level, fading, max_lev
             real_scores, fake_scores = D(real, level, alpha), D(fake, level, alpha)
         penalty = gradient_penalty(D, real, fake, level, alpha)  # eager and fp32 inside, whatever --amp says
         loss_D = critic_loss(real_scores.float(), fake_scores.float(), penalty, args.lambda_gp, args.drift)
-        run.update(opt_D, loss_D)
+        opt_D.zero_grad(set_to_none=True)
+        scaler.scale(loss_D).backward()
+        average_gradients(opt_D)  # torchrun: the mean of every process's gradients (nothing in one process)
+        scaler.step(opt_D)
 
         # (2) Update G: maximize E[D(G(z))] on fresh latents (n_critic = 1; the official code draws a new batch of
         # z for the G loss), then the EMA copy follows
         z = run.randn(real.shape[0], args.latent_dim)  # (B, 512)
         with run.autocast():
             loss_G = generator_loss(D(G(z, level, alpha), level, alpha).float())
-        run.update(opt_G, loss_G)
+        opt_G.zero_grad(set_to_none=True)
+        scaler.scale(loss_G).backward()
+        average_gradients(opt_G)
+        scaler.step(opt_G)
         ema_update(G_ema, G, args.ema)
 
+        scaler.update()  # once per step, after every optimizer stepped
         run.step_done(loss_D=loss_D, loss_G=loss_G, W_estimate=real_scores.mean() - fake_scores.mean(),
                       GP=penalty, alpha=alpha, resolution=real.shape[-1])
 
@@ -116,6 +123,7 @@ def main(argv=None):
     run.summary(dataset.source.name, len(dataset))
     run.restore()
     if args.eval_every:  # FID (or KID) after every N phases, at the resolution just finished
+        from evaluation.scoring import SampleEvaluation  # the scoring modules load only when asked for
         run.evaluate_with(SampleEvaluation(args, run.device, [G_ema], lambda n, g: draw(G_ema, vars(args), n, g, level),
                                            dataset.source))
 

@@ -13,16 +13,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder stays first for model.py)
 
-import torch  # noqa: E402
+import torch
 
-from common.evaluation import SampleEvaluation, add_eval_args  # noqa: E402
-from common.flags import (ArgumentParser, add_data_args, add_run_args, positive_float, positive_int,  # noqa: E402
+from common.distributed import average_gradients
+from common.flags import (ArgumentParser, add_data_args, add_eval_args, add_run_args, positive_float, positive_int,
                           unit_float)
-from common.run import Run, main_guard  # noqa: E402
-from dataset import make_dataset  # noqa: E402
-from model import Discriminator, Generator, init_weights  # noqa: E402
-from sample import draw  # noqa: E402
-from utils import LOSSES, relativistic_loss, save_samples  # noqa: E402
+from common.run import Run, main_guard
+from dataset import make_dataset
+from model import Discriminator, Generator, init_weights
+from sample import draw
+from utils import LOSSES, relativistic_loss, save_samples
 
 IMG_SIZE = 64  # the paper's resolution; the layer stack in model.py is built for it
 
@@ -38,8 +38,9 @@ def parse_args(argv=None):
     p.add_argument("--beta2", type=unit_float, default=0.999, help="Adam β2; paper: 0.999")
     p.add_argument("--z_dim", type=positive_int, default=128, help="noise dimensions; official code: 128")
     p.add_argument("--ngf", type=positive_int, default=64,
-                   help="G width: 8·ngf channels at 4×4; the paper's 64×64 runs: 64 (128, the official script's "
-                        "argparse default, did not learn here: README)")
+                   help="G width: 8·ngf channels at 4×4; the paper's 64×64 runs: 64 (the official script's argparse "
+                        "default, 128, is not the paper's; at 128 one Adam step moves D's scores by several units "
+                        "against least-squares targets ±1 apart: README.md)")
     p.add_argument("--ndf", type=positive_int, default=64,
                    help="D width: ndf channels at 32×32; the paper's 64×64 runs: 64 (128: see --ngf)")
     add_data_args(p)
@@ -49,6 +50,7 @@ def parse_args(argv=None):
 
 
 def train_one_epoch(G, D, opt_G, opt_D, run, args):
+    scaler = run.scaler  # --amp fp16 scales the losses against underflow; otherwise its calls pass straight through
     loss_fn = relativistic_loss(args.loss)
 
     def step(real):  # real: (B, C, 64, 64) in [-1, 1]
@@ -59,7 +61,10 @@ def train_one_epoch(G, D, opt_G, opt_D, run, args):
             fake = G(z)  # (B, C, 64, 64)
             real_scores, fake_scores = D(real).float(), D(fake.detach()).float()  # C(x_r), C(x_f): (B,) each
             loss_D, _ = loss_fn(real_scores, fake_scores)
-        run.update(opt_D, loss_D)
+        opt_D.zero_grad(set_to_none=True)
+        scaler.scale(loss_D).backward()
+        average_gradients(opt_D)  # torchrun: the mean of every process's gradients (nothing in one process)
+        scaler.step(opt_D)
 
         # (2) Update G: the same relation with real and fake swapped. It needs C(x_r) too, from the D just updated
         # (the official code scores the reals again in its G step; D's weights are not stepped here)
@@ -67,12 +72,17 @@ def train_one_epoch(G, D, opt_G, opt_D, run, args):
             with torch.no_grad():
                 real_scores_now = D(real).float()
             _, loss_G = loss_fn(real_scores_now, D(fake).float())
-        run.update(opt_G, loss_G)
+        opt_G.zero_grad(set_to_none=True)
+        scaler.scale(loss_G).backward()
+        average_gradients(opt_G)
+        scaler.step(opt_G)
         return dict(loss_D=loss_D, loss_G=loss_G, C_real=real_scores.mean(), C_fake=fake_scores.mean())
 
     step = run.graphed(step, opt_D, opt_G)  # --cuda_graphs: recorded once, replayed
     for real, _ in run.batches():
-        run.step_done(**step(real.to(run.device, non_blocking=True)))
+        scalars = step(real.to(run.device, non_blocking=True))
+        scaler.update()  # once per step, after every optimizer stepped
+        run.step_done(**scalars)
 
 
 def main(argv=None):
@@ -94,7 +104,8 @@ def main(argv=None):
     run.track(nets={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D})
     run.summary(dataset.source.name, len(dataset))
     run.restore()
-    if args.eval_every:  # FID (or KID) every N epochs, best.pt kept (common/evaluation.py)
+    if args.eval_every:  # FID (or KID) every N epochs, best.pt kept (evaluation/scoring.py)
+        from evaluation.scoring import SampleEvaluation  # the scoring modules load only when asked for
         run.evaluate_with(SampleEvaluation(args, run.device, [G], lambda n, g: draw(G, vars(args), n, g),
                                            dataset.source))
 

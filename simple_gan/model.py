@@ -6,8 +6,8 @@ The two-player game min_G max_D E_x[log D(x)] + E_z[log(1 − D(G(z)))] played b
 seed of this collection: D is 784 → 128 (LeakyReLU) → 1, G is 64 → 256 (LeakyReLU) → 784 (Tanh).
 
 Differences from the paper:
-- The paper's MNIST nets were larger (maxout D, ReLU/sigmoid G, dropout); these are the seed's tiny nets,
-  chosen so the whole game trains in minutes on a CPU and fits on one screen.
+- The paper's MNIST nets are larger (maxout D, ReLU/sigmoid G, dropout); these are the seed's tiny nets,
+  chosen so the whole game is cheap enough to train on a CPU and fits on one screen.
 - LeakyReLU(0.01) hidden units instead of maxout/ReLU; Tanh output so G matches data scaled to [-1, 1].
 - D returns a logit (no Sigmoid); the loss is BCE-with-logits, the same objective computed stably.
 """

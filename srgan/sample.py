@@ -11,10 +11,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))
 
-from common.run import main_guard  # noqa: E402
-from common.sampling import input_images, load_net  # noqa: E402
-from common.super_resolution import sr_parser, upscale_files  # noqa: E402
-from model import SRResNet  # noqa: E402
+from common.run import main_guard
+from common.sampling import input_images, load_net
+from common.super_resolution import sr_parser, upscale_files
+from model import SRResNet
 
 
 def main(argv=None):

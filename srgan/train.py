@@ -14,15 +14,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder stays first for model.py)
 
-import torch  # noqa: E402
+import torch
 
-from common.flags import ArgumentParser, add_run_args, positive_float, positive_int, unit_float  # noqa: E402
-from common.run import Run, main_guard  # noqa: E402
-from common.super_resolution import (epochs_for, eval_images, evaluate_after_epoch, load_pretrained,  # noqa: E402
+from common.distributed import average_gradients
+from common.flags import ArgumentParser, add_run_args, positive_float, positive_int, unit_float
+from common.run import Run, main_guard
+from common.super_resolution import (epochs_for, load_pretrained,
                                      make_perceptual, phase_paths)
-from dataset import make_dataset  # noqa: E402
-from model import Discriminator, SRResNet  # noqa: E402
-from utils import (PAPER_CONTENT_SCALE, backward_by_term, content_loss, d_loss, g_adv_loss, mse_loss,  # noqa: E402
+from dataset import make_dataset
+from model import Discriminator, SRResNet
+from utils import (PAPER_CONTENT_SCALE, backward_by_term, content_loss, d_loss, g_adv_loss, mse_loss,
                    save_samples)
 
 VGG54_AFTER_RELU = 35  # torchvision vgg19.features index of conv5_4's ReLU: SRGAN's φ5,4
@@ -45,12 +46,12 @@ def parse_args(argv=None):
     p.add_argument("--adv_weight", type=positive_float, default=1e-3,
                    help="weight of the adversarial loss; paper: 1e-3")
     p.add_argument("--content_scale", type=positive_float, default=PAPER_CONTENT_SCALE,
-                   help="factor on the VGG feature maps in the content loss; the paper's 1/12.75 was set for its "
+                   help="factor on the VGG feature maps in the content loss; the paper's 1/12.75 is set for its "
                         "Caffe VGG19 on [0, 255] input (README: Differences; the logged grad_content / grad_adv "
                         "show the balance it gives)")
     p.add_argument("--perceptual", default="vgg19", choices=["vgg19", "efficientnet-lite0"],
-                   help="the content loss's feature network: vgg19 (the paper's) or efficientnet-lite0 (ImageNet weights "
-                        "that install offline; not the paper's loss)")
+                   help="the content loss's feature network: vgg19 (the paper's) or efficientnet-lite0 "
+                        "(ImageNet weights that install offline; not the paper's loss)")
     p.add_argument("--vgg_weights", default=None,
                    help="VGG19 state_dict for the content loss (default: torchvision's); none = untrained (tests)")
     p.add_argument("--pretrained", default=None, help="gan phase: the PSNR checkpoint to start from "
@@ -68,10 +69,15 @@ def parse_args(argv=None):
 
 
 def train_one_epoch(G, D, vgg, opt_G, opt_D, run, args):
+    scaler = run.scaler  # --amp fp16 scales the losses against underflow; otherwise its calls pass straight through
+
     def psnr_step(lr_img, hr):  # SRResNet: minimize the pixel-wise MSE
         with run.autocast():
             loss_G = mse_loss(G(lr_img).float(), hr)
-        run.update(opt_G, loss_G)
+        opt_G.zero_grad(set_to_none=True)
+        scaler.scale(loss_G).backward()
+        average_gradients(opt_G)  # torchrun: the mean of every process's gradients (nothing in one process)
+        scaler.step(opt_G)
         return dict(loss_G_MSE=loss_G)
 
     def gan_step(lr_img, hr):  # lr_img: (B, 3, 24, 24), hr: (B, 3, 96, 96), in [0, 1]
@@ -80,7 +86,10 @@ def train_one_epoch(G, D, vgg, opt_G, opt_D, run, args):
             sr = G(lr_img)  # (B, 3, 96, 96)
             real_logits, fake_logits = D(hr), D(sr.detach())
             loss_D = d_loss(real_logits, fake_logits)
-        run.update(opt_D, loss_D)
+        opt_D.zero_grad(set_to_none=True)
+        scaler.scale(loss_D).backward()
+        average_gradients(opt_D)
+        scaler.step(opt_D)
 
         # (2) Update G: minimize VGG54 content loss + 10⁻³ · (−log D(G(I^LR)))
         with run.autocast():
@@ -90,8 +99,9 @@ def train_one_epoch(G, D, vgg, opt_G, opt_D, run, args):
             loss_adv = g_adv_loss(D(sr))
             loss_G = loss_content + args.adv_weight * loss_adv
         opt_G.zero_grad(set_to_none=True)  # the backward of loss_G, one term at a time into the SR image:
-        grad_content, grad_adv = backward_by_term(sr, [loss_content, args.adv_weight * loss_adv], run.scaler)
-        run.scaler.step(opt_G)
+        grad_content, grad_adv = backward_by_term(sr, [loss_content, args.adv_weight * loss_adv], scaler)
+        average_gradients(opt_G)
+        scaler.step(opt_G)
         return dict(loss_D=loss_D, loss_G=loss_G, loss_content=loss_content, loss_adv=loss_adv,
                     D_real=torch.sigmoid(real_logits).mean(), D_fake=torch.sigmoid(fake_logits).mean(),
                     grad_content=grad_content, grad_adv=grad_adv)  # ‖∂term/∂SR‖: the two terms' balance
@@ -99,7 +109,9 @@ def train_one_epoch(G, D, vgg, opt_G, opt_D, run, args):
     # --cuda_graphs: recorded once, replayed (the step is launch-bound at batch 16 on small crops)
     step = run.graphed(psnr_step, opt_G) if args.phase == "psnr" else run.graphed(gan_step, opt_D, opt_G)
     for lr_img, hr in run.batches():
-        run.step_done(**step(lr_img.to(run.device, non_blocking=True), hr.to(run.device, non_blocking=True)))
+        scalars = step(lr_img.to(run.device, non_blocking=True), hr.to(run.device, non_blocking=True))
+        scaler.update()  # once per step, after every optimizer stepped
+        run.step_done(**scalars)
 
 
 def main(argv=None):
@@ -110,7 +122,10 @@ def main(argv=None):
     with run.main_first():  # torchrun: one download, not one per process
         dataset = make_dataset(args)
     epochs_for(args, len(dataset))
-    eval_files = eval_images(args.eval_dir) if args.eval_dir else None
+    eval_files = None
+    if args.eval_dir:  # PSNR/SSIM against bicubic every --eval_every epochs; the scoring code loads only then
+        from evaluation.super_resolution import eval_images, evaluate_after_epoch
+        eval_files = eval_images(args.eval_dir)
 
     G = SRResNet(args.n_blocks, 64, args.scale).to(run.device)
     opt_G = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(args.beta1, 0.999), fused=run.fused)
@@ -133,7 +148,8 @@ def main(argv=None):
             run.set_lr(args.lr * (0.1 if epoch >= args.epochs / 2 else 1.0))
         train_one_epoch(G, D, vgg, opt_G, opt_D, run, args)
         save_samples(G, *fixed, run, f"epoch_{epoch + 1:04d}")
-        evaluate_after_epoch(G, eval_files, args, run, epoch)
+        if eval_files:
+            evaluate_after_epoch(G, eval_files, args, run, epoch)
 
 
 if __name__ == "__main__":

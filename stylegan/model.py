@@ -1,11 +1,12 @@
 """StyleGAN networks (Karras, Laine & Aila 2019, "A Style-Based Generator Architecture for Generative Adversarial
 Networks", https://arxiv.org/abs/1812.04948).
 
-The generator no longer takes the latent at its input. A mapping network f turns z into an intermediate latent w,
-and the synthesis network g starts from a learned 4×4 constant; after every convolution, a learned affine map A of
-w gives a style y = (y_s, y_b) that adaptive instance normalisation (AdaIN) applies to the feature maps, and a
-single-channel Gaussian noise image, scaled per channel by learned factors B, adds stochastic detail (Figure 1b).
-Each layer has its own copy of w, so two latents can control different layers (style mixing, Section 3.1).
+Unlike a traditional generator, this one does not take the latent at its input (Section 2). A mapping network f
+turns z into an intermediate latent w, and the synthesis network g starts from a learned 4×4 constant; after every
+convolution, a learned affine map A of w gives a style y = (y_s, y_b) that adaptive instance normalisation (AdaIN)
+applies to the feature maps, and a single-channel Gaussian noise image, scaled per channel by learned factors B,
+adds stochastic detail (Figure 1b). Each layer has its own copy of w, so two latents can control different layers
+(style mixing, Section 3.1).
 
 Layers as the paper and the official code (NVlabs/stylegan, `training/networks_stylegan.py`: G_mapping,
 G_synthesis, D_basic), growing progressively as ProGAN (progan/, whose phase schedule, equalized learning rate and

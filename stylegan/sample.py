@@ -12,15 +12,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))
 
-import torch  # noqa: E402
+import torch
 
-from common.checkpoint import load_checkpoint  # noqa: E402
-from common.errors import UserError  # noqa: E402
-from common.flags import non_negative_int, positive_int  # noqa: E402
-from common.run import main_guard, pick_device  # noqa: E402
-from common.sampling import net_from_checkpoint, noise, sample_parser, write_images  # noqa: E402
-from model import Generator  # noqa: E402
-from utils import parse_table, phases, value_at  # noqa: E402
+from common.checkpoint import load_checkpoint
+from common.errors import UserError
+from common.flags import non_negative_int, positive_int
+from common.run import main_guard, pick_device
+from common.sampling import net_from_checkpoint, noise, sample_parser, write_images
+from model import Generator
+from utils import parse_table, phases, value_at
 
 # The paper's Figure 3: styles copied from source B at coarse (4²–8²), middle (16²–32²) and fine (64²–1024²)
 # resolutions, as synthesis layer ranges (two layers per resolution)
@@ -96,7 +96,7 @@ def main(argv=None):
     p.add_argument("--mix_cols", type=positive_int, default=5, help="--mix: source B images")
     p.add_argument("--truncation_grid", action="store_true", help="draw ψ = 1 … −1 for --num // 6 latents")
     p.add_argument("--resolution", type=positive_int, default=None,
-                   help="draw at this (earlier, fully faded-in) resolution instead")
+                   help="draw at this (lower, fully faded-in) resolution instead")
     args = p.parse_args(argv)
     device = pick_device(args.device)
     ck = load_checkpoint(args.checkpoint, "stylegan")

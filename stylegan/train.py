@@ -19,19 +19,18 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder stays first for model.py)
 
-import torch  # noqa: E402
+import torch
 
-from common.distributed import local_batch  # noqa: E402
-from common.errors import UserError  # noqa: E402
-from common.evaluation import SampleEvaluation, add_eval_args  # noqa: E402
-from common.flags import (ArgumentParser, add_data_args, add_run_args, positive_float, positive_int,  # noqa: E402
+from common.distributed import average_gradients, local_batch
+from common.errors import UserError
+from common.flags import (ArgumentParser, add_data_args, add_eval_args, add_run_args, positive_float, positive_int,
                           unit_float)
-from common.gradient_penalty import gradient_penalty  # noqa: E402
-from common.run import Run, main_guard  # noqa: E402
-from dataset import Repeated, make_dataset  # noqa: E402
-from model import Discriminator, Generator  # noqa: E402
-from sample import draw  # noqa: E402
-from utils import (critic_loss, d_loss_r1, ema_beta, ema_update, g_logistic, g_wgan, make_ema,  # noqa: E402
+from common.gradient_penalty import gradient_penalty
+from common.run import Run, main_guard
+from dataset import Repeated, make_dataset
+from model import Discriminator, Generator
+from sample import draw
+from utils import (critic_loss, d_loss_r1, ema_beta, ema_update, g_logistic, g_wgan, make_ema,
                    mixing_crossover, parse_table, phases, r1_penalty, real_at, save_samples, track_w_avg, value_at)
 
 
@@ -87,6 +86,7 @@ def check_args(args):
 
 
 def train_one_epoch(G, D, G_ema, opt_G, opt_D, run, args, level, fading, max_level, beta):
+    scaler = run.scaler  # --amp fp16 scales the losses against underflow; otherwise its calls pass straight through
     layers_in_use = 2 * level + 2  # the synthesis layers up to this resolution
     noise = dict(noise_fn=lambda *shape, **_: run.randn(*shape))  # fresh noise inputs: torchrun-aware draws
 
@@ -117,7 +117,10 @@ def train_one_epoch(G, D, G_ema, opt_G, opt_D, run, args, level, fading, max_lev
                 real_scores = D(real, level, alpha).float()
             penalty = gradient_penalty(D, real, fake, level, alpha)  # eager, fp32
             loss_D = critic_loss(real_scores, fake_scores, penalty, args.lambda_gp, args.drift)
-        run.update(opt_D, loss_D)
+        opt_D.zero_grad(set_to_none=True)
+        scaler.scale(loss_D).backward()
+        average_gradients(opt_D)  # torchrun: the mean of every process's gradients (nothing in one process)
+        scaler.step(opt_D)
 
         # (2) Update G: logistic: minimize softplus(−D(G(z))); wgan-gp: maximize E[D(G(z))]; fresh latents
         lat = latents(real.shape[0])
@@ -125,10 +128,14 @@ def train_one_epoch(G, D, G_ema, opt_G, opt_D, run, args, level, fading, max_lev
             ws, w = G.styles(lat["z"], lat["z2"], lat["mix_at"])
             fake_scores_G = D(G.synthesis(ws, level, alpha, **noise), level, alpha).float()
             loss_G = g_logistic(fake_scores_G) if args.loss == "logistic" else g_wgan(fake_scores_G)
-        run.update(opt_G, loss_G)
+        opt_G.zero_grad(set_to_none=True)
+        scaler.scale(loss_G).backward()
+        average_gradients(opt_G)
+        scaler.step(opt_G)
         track_w_avg(G, w, args.w_avg_beta)
         ema_update(G_ema, G, beta)
 
+        scaler.update()  # once per step, after every optimizer stepped
         run.step_done(loss_D=loss_D, loss_G=loss_G, **{"R1" if args.loss == "logistic" else "GP": penalty},
                       D_real=real_scores.mean(), D_fake=fake_scores.mean(), alpha=alpha, resolution=real.shape[-1])
 
@@ -163,6 +170,7 @@ def main(argv=None):
         resolution = 4 * 2 ** level
         local_batch(value_at(resolution, batch_sizes), f"the batch at {resolution}×{resolution} (--batch_sizes)")
     if args.eval_every:  # FID (or KID) after every N phases, at the resolution just finished (no truncation)
+        from evaluation.scoring import SampleEvaluation  # the scoring modules load only when asked for
         run.evaluate_with(SampleEvaluation(args, run.device, [G_ema],
                                            lambda n, g: draw(G_ema, vars(args), n, g, schedule[run.epoch][0]),
                                            dataset.source))

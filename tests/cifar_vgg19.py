@@ -25,12 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(1, str(ROOT))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
 
-from common.super_resolution import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402  (what VGGFeatures normalises with)
+from common.super_resolution import IMAGENET_MEAN, IMAGENET_STD  # what VGGFeatures normalises with
 
 
 def load_cifar(data_root):

@@ -72,12 +72,11 @@ STUB_RUN = """
 import contextlib, torch
 class StubRun:
     device = torch.device("cpu")
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
     def __init__(self, *batches, n_batches=4):
         self.queue, self.batch_in_epoch, self.n_batches, self.logged = list(batches), 0, n_batches, []
     def autocast(self):
         return contextlib.nullcontext()
-    def update(self, opt, loss):
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
     def randn(self, *shape):
         return torch.randn(*shape)
     def rand(self, *shape):

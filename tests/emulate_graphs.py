@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import common.cuda_graphs  # noqa: E402
-import common.run  # noqa: E402
-import run_cases  # noqa: E402
+import common.cuda_graphs
+import common.run
+import run_cases
 
 
 def overwrite(static, new):
@@ -46,7 +46,7 @@ class EmulatedGraphStep(common.cuda_graphs.CUDAGraphStep):
                 overwrite(self.static_out, out)
 
 
-common.run.CUDAGraphStep = EmulatedGraphStep  # the names Run (common/run.py) looks up
+common.cuda_graphs.CUDAGraphStep = EmulatedGraphStep  # what Run.graphed (common/run.py) imports
 common.run.check_cuda_graphs = lambda *args: None
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Run one script's `main` on many command lines in a single process, the way `python <script> ...` would, and
-print {"exit": code, "stdout": text, "stderr": text} per command line as JSON. Importing torch once instead of once per case keeps
-the bad-input tests fast.
+print {"exit": code, "stdout": text, "stderr": text} per command line as JSON. Importing torch once
+instead of once per case keeps the bad-input tests fast.
 
     python tests/run_cases.py dcgan/train.py cases.json      # cases.json: [["--batch_size", "0"], ...]
 

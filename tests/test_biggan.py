@@ -155,21 +155,21 @@ def test_two_d_steps_per_g_step_resume_and_samples(digits, tmp_path):
     assert Image.open(tmp_path / "psi.png").size == (4 * 34 + 2, 10 * 34 + 2)  # thresholds 2, 1, 0.5, 0.04
     assert Image.open(tmp_path / "sevens" / "000001.png").size == (32, 32)
 
-    # common/cifar_classifier.py accuracy on this checkpoint: Lite0's real weights, a probe file of the right shapes
+    # evaluation/cifar_classifier.py accuracy on this checkpoint: Lite0's real weights, a probe file of the right shapes
     probe = {"mean": torch.zeros(1280), "std": torch.ones(1280), "weight": torch.randn(10, 1280),
              "bias": torch.zeros(10)}
     torch.save(probe, tmp_path / "probe.pt")
-    r = run_script("common", "cifar_classifier", "accuracy", "--checkpoint", ckpt, "--classifier",
+    r = run_script("evaluation", "cifar_classifier", "accuracy", "--checkpoint", ckpt, "--classifier",
                    tmp_path / "probe.pt", "--per_class", 1)
     assert r.returncode == 0 and "of 10 samples classified as their requested class" in r.stdout, r.stderr[-500:]
-    r = run_script("common", "cifar_classifier", "accuracy", "--checkpoint", ckpt, "--classifier", ckpt)
+    r = run_script("evaluation", "cifar_classifier", "accuracy", "--checkpoint", ckpt, "--classifier", ckpt)
     assert r.returncode == 2 and r.stderr.startswith("error: --classifier") and "Traceback" not in r.stderr
 
 
 def test_class_accuracy_probe_tells_right_from_wrong_classes():
-    """The probe (common/cifar_classifier.py) learns separable features; class_accuracy scores a "generator"
+    """The probe (evaluation/cifar_classifier.py) learns separable features; class_accuracy scores a "generator"
     drawing the asked classes 1 and one drawing the next class 0, through a stand-in feature net (mean colour)."""
-    cc = load_module("common", "cifar_classifier")
+    cc = load_module("evaluation", "cifar_classifier")
     colours = torch.rand(10, 3, generator=torch.Generator().manual_seed(0)) * 1.6 - 0.8  # a colour per class
 
     def draw(labels, shift=0):  # (B, 3, 8, 8) in [-1, 1]: the class colour plus a little noise

@@ -160,6 +160,24 @@ def test_image_pools_and_random_crops_train_as_one(tmp_path):
             assert torch.allclose(one["extras"]["pool_Y"]["images"], two["extras"]["pool_Y"]["images"], atol=1e-4)
 
 
+def test_srgan_gan_phase_averages_the_generators_per_term_gradients(tmp_path):
+    """SRGAN's GAN phase backpropagates G's loss one term at a time (srgan/utils.backward_by_term), outside the
+    plain backward: its gradients must still be averaged over the processes, or each process's G drifts off on its
+    own half of the batch. 2 processes (BatchNorm over the global batch: --sync_bn) = 1 at the same global batch."""
+    hr = write_hr(tmp_path / "hr", 8)
+    args = lambda out: ["--phase", "gan", "--data_root", hr, "--out_dir", out / "runs", "--ckpt_dir",  # noqa: E731
+                        out / "ck", "--batch_size", 4, "--num_workers", 0, "--log_every", 1, "--vgg_weights", "none",
+                        "--pretrained", "none", *TINY["srgan"], "--epochs", 2]
+    results = [torchrun("srgan", n, *args(tmp_path / str(n)), *(["--sync_bn"] if n > 1 else [])) for n in (1, 2)]
+    assert all(r.returncode == 0 for r in results), results[0].stderr + results[1].stderr
+    one, two = (load(tmp_path / str(n) / "ck" / "last.pt") for n in (1, 2))
+    assert one["step"] == two["step"] == 4 and agree_under_adam(one, two, lr=1e-4)
+    assert all(torch.allclose(one["nets"]["G"][k], two["nets"]["G"][k], atol=1e-5) for k in one["nets"]["G"])
+    rows = [metrics_at(tmp_path / str(n) / "runs") for n in (1, 2)]  # grad_*: each process's own half-batch norm
+    assert all(r[k] == pytest.approx(s[k], rel=1e-4, abs=1e-6) for r, s in zip(*rows) for k in r
+               if not k.startswith("grad_"))
+
+
 def test_ctrl_c_stops_every_process_at_one_step_and_saves_once(data, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            str(ROOT / "simple_gan" / "train.py"),

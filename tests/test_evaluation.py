@@ -11,11 +11,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from common import metrics
+from evaluation import metrics
 from common.checkpoint import save_checkpoint
 from common.data import load_source
 from common.errors import UserError
-from common.feature_nets import FeatureNet, fingerprint, make_feature_net, rgb
+from evaluation.feature_nets import FeatureNet, fingerprint, make_feature_net, rgb
 from conftest import ARCHS, ROOT, metrics_at, offline_env, run_script, train_args, write_digits
 from test_progan import progan_args
 from test_biggan import tiny as biggan_args
@@ -23,7 +23,7 @@ from test_stylegan import stylegan_args
 from test_train import nets_equal, one_line_error, run_cases
 from test_translation import args_for, write_pairs, write_unpaired
 
-import evaluate  # noqa: E402  the repo root is on sys.path (conftest); evaluate.py's name is unique
+import evaluate  # the repo root is on sys.path (conftest); evaluate.py's name is unique
 
 
 class TinyNet(FeatureNet):
@@ -167,7 +167,7 @@ def test_efficientnet_lite0_real_weights_tell_real_from_noise(tmp_path):
     # changed activation (set_swish, which replaced ReLU6 with swish in an earlier version here) fails this
     from efficientnet_lite_pytorch import EfficientNet
 
-    from common.feature_nets import efficientnet_lite0_weights, fingerprint, tf1_resize
+    from evaluation.feature_nets import efficientnet_lite0_weights, fingerprint, tf1_resize
 
     plain = EfficientNet.from_name("efficientnet-lite0")
     plain.load_state_dict(torch.load(efficientnet_lite0_weights(), map_location="cpu", weights_only=True))
@@ -267,7 +267,7 @@ def test_evaluate_scores_every_generator_folder(folder, checkpoints, capsys, tmp
     assert {"fid", "kid", "kid_std", "is", "is_std", "precision", "recall"} <= set(scores)
     assert all(np.isfinite(v) for k, v in scores.items() if isinstance(v, float))
     assert "FID" in printed and "KID" in printed and "not comparable" in printed.lower()
-    if folder in ("cgan", "acgan", "biggan"):  # labels in the data's class frequencies: 7 per class, 6 real ones, 6-d features
+    if folder in ("cgan", "acgan", "biggan"):  # labels in the class frequencies: 7 per class, 6 real, 6-d
         assert scores["intra_fid"] is None and len(scores["intra_fid_per_class"]) == 10
 
 

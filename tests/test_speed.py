@@ -101,6 +101,21 @@ def test_gpu_checkpoint_resumes_on_cpu(digits, tmp_path):
     assert ("note: this CPU has bf16 instructions: --amp bf16" in r.stdout) == cpu_has_bf16()
 
 
+@pytest.mark.parametrize("has_bf16", [False, True])
+def test_explicit_bf16_on_a_cpu_without_bf16_instructions_is_one_warning(has_bf16, digits, tmp_path):
+    """--amp bf16 where the CPU has no bf16 instructions (cpu_has_bf16 replaced, as on such a CPU): one warning
+    line, and the run goes on in bf16 as asked; none where the CPU has them."""
+    argv = [str(a) for a in train_args("dcgan", digits, tmp_path, "--max_steps", 1, "--amp", "bf16")]
+    code = (f"import runpy, sys; sys.path[:0] = [{str(ROOT / 'dcgan')!r}, {str(ROOT)!r}]; import common.run; "
+            f"common.run.cpu_has_bf16 = lambda: {has_bf16}; sys.argv = ['train.py', *{argv!r}]; "
+            f"runpy.run_path({str(ROOT / 'dcgan' / 'train.py')!r}, run_name='__main__')")
+    r = subprocess.run([sys.executable, "-c", code], env=offline_env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning: --amp bf16")]
+    assert len(warnings) == (0 if has_bf16 else 1) and (has_bf16 or "emulated" in warnings[0])
+    assert torch.load(tmp_path / "ck" / "last.pt", weights_only=True)["args"]["amp"] == "bf16"
+
+
 def test_cuda_graphs_is_opt_in_and_cuda_only(tmp_path):
     for folder in ("dcgan", "wgan_gp", "cgan", "pix2pix", "cyclegan", "srgan", "esrgan"):
         r = run_script(folder, "train", "--cuda_graphs", "--device", "cpu", "--out_dir", tmp_path)

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from common import super_resolution as sr
+from evaluation import super_resolution as sr_eval
 from common.errors import UserError
 from conftest import (STUB_RUN, in_folder, load_module, losses_with_emulated_graphs, metrics_at, needs_cuda,
                       offline_env, run_script)
@@ -31,14 +32,14 @@ def test_paper_sizes():
 # ----------------------------------------------------------------------------------------------- evaluation
 def test_y_channel_psnr_ssim():
     white, black = np.full((4, 4, 3), 255, np.uint8), np.zeros((4, 4, 3), np.uint8)
-    assert np.allclose(sr.rgb_to_y(white), 235) and np.allclose(sr.rgb_to_y(black), 16)  # BT.601 studio range
+    assert np.allclose(sr_eval.rgb_to_y(white), 235) and np.allclose(sr_eval.rgb_to_y(black), 16)  # BT.601 studio range
     a = np.random.default_rng(0).uniform(16, 235, (32, 32))
-    assert sr.psnr(a, a) == float("inf")
-    assert sr.psnr(a, a + 5) == pytest.approx(10 * np.log10(255 ** 2 / 25))
-    assert sr.ssim(a, a) == pytest.approx(1.0)
+    assert sr_eval.psnr(a, a) == float("inf")
+    assert sr_eval.psnr(a, a + 5) == pytest.approx(10 * np.log10(255 ** 2 / 25))
+    assert sr_eval.ssim(a, a) == pytest.approx(1.0)
     noisy = a + np.random.default_rng(1).normal(0, 10, a.shape)
-    assert 0 < sr.ssim(a, noisy) < sr.ssim(a, a + 0.01 * (noisy - a)) < 1
-    assert sr.ssim(a, noisy) == pytest.approx(sr.ssim(noisy, a))
+    assert 0 < sr_eval.ssim(a, noisy) < sr_eval.ssim(a, a + 0.01 * (noisy - a)) < 1
+    assert sr_eval.ssim(a, noisy) == pytest.approx(sr_eval.ssim(noisy, a))
 
 
 def test_border_of_scale_pixels_is_ignored():
@@ -46,9 +47,9 @@ def test_border_of_scale_pixels_is_ignored():
     other = img.copy()
     other[:4] = 0  # only the 4-pixel border differs
     other[:, -4:] = 255
-    p, s = sr.scores(other, img, 4)
+    p, s = sr_eval.scores(other, img, 4)
     assert p == float("inf") and s == pytest.approx(1.0)
-    assert sr.scores(other, img, 2)[0] < 100
+    assert sr_eval.scores(other, img, 2)[0] < 100
 
 
 def test_lr_pairs_are_bicubic_crops(tmp_path):
@@ -71,7 +72,7 @@ def test_comparison_crops_put_bicubic_models_and_hr_side_by_side(tmp_path):
     hr = rng.integers(0, 256, (42, 50, 3), dtype=np.uint8)  # cropped to 40×48, a multiple of 4
     Image.fromarray(hr).save(tmp_path / "a.png")
     nearest = lambda lr: F.interpolate(lr, scale_factor=4, mode="nearest")  # noqa: E731  a "model"
-    grid = sr.comparison_crops([nearest, nearest], [tmp_path / "a.png"] * 2, 4, 16, "cpu", tmp_path / "g.png")
+    grid = sr_eval.comparison_crops([nearest, nearest], [tmp_path / "a.png"] * 2, 4, 16, "cpu", tmp_path / "g.png")
     assert grid.shape == (16 + 4 + 16, 4 * 16 + 3 * 4, 3)
     assert np.array_equal(np.asarray(Image.open(tmp_path / "g.png")), grid)
     cell = lambda i, j: grid[i * 20:i * 20 + 16, j * 20:j * 20 + 16]  # noqa: E731
@@ -141,7 +142,7 @@ def test_efficientnet_lite0_perceptual_features():
     and gradients reach the image."""
     from efficientnet_lite_pytorch import EfficientNet
 
-    from common.feature_nets import efficientnet_lite0_weights
+    from evaluation.feature_nets import efficientnet_lite0_weights
 
     f = sr.LiteFeatures()
     state = torch.load(efficientnet_lite0_weights(), map_location="cpu", weights_only=True)

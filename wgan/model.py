@@ -10,7 +10,7 @@ Differences from the paper:
 - G and the critic are this collection's DCGAN nets (G 1024 → 128 channels, critic 64 → 512), with N(0, 0.02)
   initialisation; the critic's last layer is a 4×4 convolution to one score, with no sigmoid (a critic, not a
   classifier).
-- The critic keeps BatchNorm, as the paper's DCGAN critic did; wgan_gp/ replaces it because its penalty is
+- The critic keeps BatchNorm, as the paper's DCGAN critic does; wgan_gp/ replaces it because its penalty is
   per sample.
 """
 import torch
@@ -64,7 +64,7 @@ class Critic(nn.Module):
 
 
 def init_weights(module):
-    """N(0, 0.02) convolutions, N(1, 0.02) BatchNorm scales (the DCGAN initialisation the paper's nets used)."""
+    """N(0, 0.02) convolutions, N(1, 0.02) BatchNorm scales (the DCGAN initialisation of the paper's nets)."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(module.weight, 0.0, 0.02)
     elif isinstance(module, nn.BatchNorm2d):

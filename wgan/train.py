@@ -13,15 +13,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(1, str(HERE.parent))  # the repo root, for common/ (this folder stays first for model.py)
 
-import torch  # noqa: E402
+import torch
 
-from common.evaluation import SampleEvaluation, add_eval_args  # noqa: E402
-from common.flags import ArgumentParser, add_data_args, add_run_args, positive_float, positive_int  # noqa: E402
-from common.run import Run, main_guard  # noqa: E402
-from dataset import make_dataset  # noqa: E402
-from model import Critic, Generator, init_weights  # noqa: E402
-from sample import draw  # noqa: E402
-from utils import clip_weights, critic_loss, generator_loss, save_samples  # noqa: E402
+from common.distributed import average_gradients
+from common.flags import ArgumentParser, add_data_args, add_eval_args, add_run_args, positive_float, positive_int
+from common.run import Run, main_guard
+from dataset import make_dataset
+from model import Critic, Generator, init_weights
+from sample import draw
+from utils import clip_weights, critic_loss, generator_loss, save_samples
 
 IMG_SIZE = 64  # the DCGAN resolution the paper's nets are built for
 
@@ -39,13 +39,14 @@ def parse_args(argv=None):
     add_data_args(p)
     add_run_args(p, HERE)
     add_eval_args(p)
-    # channels_last measured faster here on an H100 (7.4 vs 9.8 ms per critic step; see README.md, Speed); in the
-    # other folders it measured slower or the same, so they keep NCHW
+    # channels_last (NHWC nets) is the default in this folder alone, the other folders keep NCHW; the reason and its
+    # command are in docs/speed.md
     p.set_defaults(fast="channels_last")
     return p.parse_args(argv)
 
 
 def train_one_epoch(G, C, opt_G, opt_C, run, args):
+    scaler = run.scaler  # --amp fp16 scales the losses against underflow; otherwise its calls pass straight through
     stats = {}
     for real, _ in run.batches():
         real = real.to(run.device, non_blocking=True)  # (B, C, 64, 64) in [-1, 1]
@@ -56,7 +57,10 @@ def train_one_epoch(G, C, opt_G, opt_C, run, args):
             with torch.no_grad():
                 fake = G(z)  # (B, C, 64, 64); no graph: this step trains the critic only
             loss_C = critic_loss(C(real), C(fake))
-        run.update(opt_C, loss_C)
+        opt_C.zero_grad(set_to_none=True)
+        scaler.scale(loss_C).backward()
+        average_gradients(opt_C)  # torchrun: the mean of every process's gradients (nothing in one process)
+        scaler.step(opt_C)
         clip_weights(C, args.clip)
 
         # (2) Every n_critic critic steps, update G: maximize E[C(G(z))]  (Algorithm 1, lines 9-10)
@@ -64,8 +68,12 @@ def train_one_epoch(G, C, opt_G, opt_C, run, args):
             z = run.randn(real.shape[0], args.z_dim, 1, 1)
             with run.autocast():
                 stats["loss_G"] = generator_loss(C(G(z)))
-            run.update(opt_G, stats["loss_G"])
+            opt_G.zero_grad(set_to_none=True)
+            scaler.scale(stats["loss_G"]).backward()
+            average_gradients(opt_G)
+            scaler.step(opt_G)
 
+        scaler.update()  # once per step, after every optimizer stepped
         run.step_done(loss_C=loss_C, W_estimate=-loss_C, **stats)
 
 
@@ -88,7 +96,8 @@ def main(argv=None):
     run.track(nets={"G": G, "C": C}, optimizers={"G": opt_G, "C": opt_C})
     run.summary(dataset.source.name, len(dataset))
     run.restore()
-    if args.eval_every:  # FID (or KID) every N epochs, best.pt kept (common/evaluation.py)
+    if args.eval_every:  # FID (or KID) every N epochs, best.pt kept (evaluation/scoring.py)
+        from evaluation.scoring import SampleEvaluation  # the scoring modules load only when asked for
         run.evaluate_with(SampleEvaluation(args, run.device, [G], lambda n, g: draw(G, vars(args), n, g),
                                            dataset.source))
 

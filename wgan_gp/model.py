@@ -9,7 +9,7 @@ from the critic and recommends layer normalization instead, which is what this c
 
 Differences from the paper:
 - G and the critic are this collection's DCGAN nets (G 1024 → 128 channels, critic 64 → 512), with N(0, 0.02)
-  initialisation; the paper's own image experiments used DCGAN and ResNet variants of its own.
+  initialisation; the paper's own image experiments use DCGAN and ResNet variants of its own.
 - Layer normalization is nn.GroupNorm(1, C): statistics over (C, H, W) of each sample, with one learned scale and
   shift per channel (the LayerNorm of the paper's reference code normalises the same way).
 """

