@@ -26,9 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from common.errors import UserError
+from common.flags import FEATURE_NETS  # the names, defined with the flags that offer them
 from common.weights import cached_weights, hub_file, load_state_dict_file
-
-from common.flags import FEATURE_NETS  # noqa: F401  (the names, defined with the flags that offer them)
 
 # torch-fidelity's Inception-v3 weights file (URL_INCEPTION_V3 of torch_fidelity.feature_extractor_inceptionv3,
 # written out so that naming it needs no import of torch-fidelity), and a key only that state dict holds
@@ -88,9 +87,7 @@ class InceptionFeatures(FeatureNet):
             self.net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
                                                    feature_extractor_weights_path=buffer)
         except RuntimeError as e:  # its load_state_dict: a key or shape that is not Inception-v3's
-            detail = str(e).strip().splitlines()
-            detail = (detail[1] if len(detail) > 1 else detail[0] if detail else "").strip()[:160]
-            raise UserError(f"{source} does not fit torch-fidelity's Inception-v3 ({detail}); "
+            raise UserError(f"{source} does not fit torch-fidelity's Inception-v3 ({mismatch(e)}); "
                             f"{fix or f'pass {INCEPTION_FILE} from {INCEPTION_URL}'}") from None
 
     def forward(self, images):
@@ -111,9 +108,9 @@ class EfficientNetLite0Features(FeatureNet):
 
         self.net = EfficientNet.from_name("efficientnet-lite0")
         load_weights(self.net, weights, self.name)
-        # no set_swish(): in this package it replaces every activation with swish, and the Lite models use ReLU6
-        # (an earlier version called it and so scored with a network its weights were not trained for)
-        self.net.to(memory_format=torch.channels_last)  # 1.3× faster on the CPU (15.7 vs 12.2 images/s, 2 cores)
+        # no set_swish(): in this package it replaces every activation with swish, and the Lite models use ReLU6,
+        # so it would score with a network its weights were not trained for
+        self.net.to(memory_format=torch.channels_last)  # NHWC: oneDNN's native layout, faster on a CPU
 
     def forward(self, images):
         x = (tf1_resize(rgb(images), self.SIZE) - self.MEAN) / self.STD
@@ -152,9 +149,14 @@ def load_weights(net, path, name):
     try:
         net.load_state_dict(state)
     except Exception as e:
-        detail = str(e).strip().splitlines()
-        detail = (detail[1] if len(detail) > 1 else detail[0] if detail else type(e).__name__).strip()[:160]
-        raise UserError(f"--backbone_weights {path} is not a {name} state_dict ({detail}); {fix}") from None
+        raise UserError(f"--backbone_weights {path} is not a {name} state_dict ({mismatch(e)}); {fix}") from None
+
+
+def mismatch(error):
+    """What load_state_dict's error says is wrong, in one short line: its second line names the first missing or
+    misshapen key (the first only says which net)."""
+    lines = str(error).strip().splitlines()
+    return (lines[1] if len(lines) > 1 else lines[0] if lines else type(error).__name__).strip()[:160]
 
 
 def inception_state_dict(path=None):
